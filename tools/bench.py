@@ -1,0 +1,55 @@
+"""`make bench`: run every tools/bench_*.py and print one table per topic.
+
+Each bench module exposes ``run() -> list[dict]``; figures inside one table are measured in the
+same process so that ratios (speedups, fractions of peak) are meaningful on a noisy machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def format_table(rows: list[dict]) -> str:
+    if not rows:
+        return "(no rows)"
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    cells = [[_fmt(row.get(c, "")) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    line = lambda vals: "| " + " | ".join(v.ljust(w) for v, w in zip(vals, widths)) + " |"
+    out = [line(columns), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out += [line(r) for r in cells]
+    return "\n".join(out)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+    return str(v)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("topics", nargs="*", help="bench topics to run (default: all), e.g. data shapes decode")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(HERE))
+    found = sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
+    unknown = set(args.topics) - set(found)
+    if unknown:
+        parser.error(f"unknown bench topic(s) {sorted(unknown)}; available: {found}")
+    for topic in args.topics or found:
+        start = time.perf_counter()
+        rows = importlib.import_module(f"bench_{topic}").run()
+        print(f"\n## {topic}  ({time.perf_counter() - start:.0f} s)\n{format_table(rows)}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,31 @@
+"""Run folders and resuming.
+
+Hydra makes a new run folder per launch, so Lightning's ``ckpt_path="last"`` would silently start
+from scratch. Instead ``resume=<old run folder>`` makes Hydra reuse that folder (see the
+``hydra.run.dir`` of each command's config) and we continue from its ``checkpoints/last.ckpt``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CHECKPOINT_DIR = "checkpoints"
+LAST = "last.ckpt"
+
+
+def resume_checkpoint(resume: str | None) -> str | None:
+    """The Lightning checkpoint to continue from, or None for a fresh run.
+
+    ``resume`` is a run folder (its ``checkpoints/last.ckpt`` is used) or a ``.ckpt`` file.
+    """
+    if resume in (None, "", "null"):
+        return None
+    path = Path(resume).expanduser()
+    if path.is_dir():
+        ckpt = path / CHECKPOINT_DIR / LAST
+        if not ckpt.is_file():
+            raise FileNotFoundError(f"resume={resume}: no {CHECKPOINT_DIR}/{LAST} in that run folder")
+        return str(ckpt)
+    if path.is_file() and path.suffix == ".ckpt":
+        return str(path)
+    raise FileNotFoundError(f"resume={resume}: not a run folder or a .ckpt file")

@@ -1,0 +1,67 @@
+"""Build a Lightning `Trainer` for either stage from the `trainer` config group.
+
+What every run gets, whatever the stage: CSV + TensorBoard logs in the run folder, a progress bar,
+the learning rate logged, and checkpoints written atomically to ``<run>/checkpoints`` (``last.ckpt``
+every ``checkpoint_every_n_steps`` and at the end), so a kill never leaves a half-written "last".
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+import lightning as L
+from lightning.fabric.utilities.cloud_io import get_filesystem
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from vidgpt.cli.runs import CHECKPOINT_DIR
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Write to a temporary file beside the target, then rename: readers never see a partial file."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: str | os.PathLike, storage_options: Any = None) -> None:
+        path = Path(path)
+        get_filesystem(path).makedirs(str(path.parent), exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        try:
+            super().save_checkpoint(checkpoint, tmp, storage_options)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+def build_trainer(
+    trainer_kwargs: dict[str, Any],
+    run_dir: str | Path,
+    *,
+    checkpoint_every_n_steps: int = 500,
+    callbacks: Iterable[Callback] = (),
+) -> L.Trainer:
+    """A Trainer logging and checkpointing into ``run_dir``; ``trainer_kwargs`` are plain Trainer arguments."""
+    run_dir = Path(run_dir)
+    kwargs = dict(trainer_kwargs)
+    if kwargs.pop("plugins", None):
+        raise ValueError("trainer.plugins is reserved: checkpoints are always written atomically")
+    checkpoint = ModelCheckpoint(
+        dirpath=run_dir / CHECKPOINT_DIR,
+        filename="step{step:08d}",
+        auto_insert_metric_name=False,
+        save_last=True,
+        save_top_k=1,  # with no monitor: keep only the newest numbered checkpoint beside last.ckpt
+        every_n_train_steps=checkpoint_every_n_steps,
+    )
+    loggers = [
+        CSVLogger(run_dir, name="logs", version=""),
+        TensorBoardLogger(run_dir, name="tensorboard", version="", default_hp_metric=False),
+    ]
+    return L.Trainer(
+        default_root_dir=run_dir,
+        logger=loggers,
+        callbacks=[checkpoint, LearningRateMonitor("step"), TQDMProgressBar(refresh_rate=10), *callbacks],
+        plugins=[AtomicCheckpointIO()],
+        **kwargs,
+    )

@@ -1,0 +1,112 @@
+"""Causal building blocks: every layer maps latent frame i from input frames <= i only.
+
+Streaming: inside `streaming(module)`, each `CausalConv3d` keeps the last (k_t - 1) input frames of the
+previous call and uses them as its front context instead of padding, so feeding a video in consecutive
+chunks gives exactly the same result as one pass (every other layer acts per frame).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class CausalConv3d(nn.Module):
+    """3D conv (k_t, k, k), 'same' in space, causal in time: front context is the first frame repeated.
+
+    Repeating frame 0 (not zeros) makes a one-frame input look like a static video, which is what lets
+    an image be coded as a one-frame video with the very same weights.
+    """
+
+    def __init__(self, c_in: int, c_out: int, kernel: int = 3, temporal_kernel: int = 1) -> None:
+        super().__init__()
+        self.temporal_kernel = temporal_kernel
+        self.conv = nn.Conv3d(c_in, c_out, (temporal_kernel, kernel, kernel), padding=(0, kernel // 2, kernel // 2))
+        self.stream = False
+        self.cache: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        kt = self.temporal_kernel
+        if kt > 1:
+            if self.stream and self.cache is not None:
+                front = self.cache
+            else:
+                front = x[:, :, :1].expand(-1, -1, kt - 1, -1, -1)
+            x = torch.cat([front, x], dim=2)
+            if self.stream:
+                self.cache = x[:, :, -(kt - 1):].detach()
+        return self.conv(x)
+
+
+class FrameNorm(nn.Module):
+    """GroupNorm over (channels, H, W) of each frame separately: a norm over time would leak the future."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.norm = nn.GroupNorm(min(8, channels), channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, t, h, w = x.shape
+        y = self.norm(x.transpose(1, 2).reshape(b * t, c, h, w))
+        return y.reshape(b, t, c, h, w).transpose(1, 2)
+
+
+class ResBlock(nn.Module):
+    """Pre-norm residual block: norm-SiLU-causal conv (temporal mixing) then norm-SiLU-spatial conv."""
+
+    def __init__(self, channels: int, temporal_kernel: int = 2) -> None:
+        super().__init__()
+        self.norm1 = FrameNorm(channels)
+        self.conv1 = CausalConv3d(channels, channels, 3, temporal_kernel)
+        self.norm2 = FrameNorm(channels)
+        self.conv2 = CausalConv3d(channels, channels, 3, 1)
+        # zero-init the last conv so every block starts as the identity: deep stacks train from step one
+        nn.init.zeros_(self.conv2.conv.weight)
+        nn.init.zeros_(self.conv2.conv.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.silu(self.norm1(x)))
+        return x + self.conv2(F.silu(self.norm2(h)))
+
+
+def space_to_depth(x: torch.Tensor, f: int) -> torch.Tensor:
+    """(B, C, T, H, W) -> (B, C*f*f, T, H/f, W/f), per frame."""
+    b, c, t, h, w = x.shape
+    y = F.pixel_unshuffle(x.transpose(1, 2).reshape(b * t, c, h, w), f)
+    return y.reshape(b, t, c * f * f, h // f, w // f).transpose(1, 2)
+
+
+def depth_to_space(x: torch.Tensor, f: int) -> torch.Tensor:
+    """Inverse of `space_to_depth`."""
+    b, c, t, h, w = x.shape
+    y = F.pixel_shuffle(x.transpose(1, 2).reshape(b * t, c, h, w), f)
+    return y.reshape(b, t, c // (f * f), h * f, w * f).transpose(1, 2)
+
+
+def time_to_depth(x: torch.Tensor, f: int) -> torch.Tensor:
+    """(B, C, f*t, H, W) -> (B, C*f, t, H, W): groups of f consecutive frames become one latent frame."""
+    b, c, t, h, w = x.shape
+    return x.reshape(b, c, t // f, f, h, w).transpose(2, 3).reshape(b, c * f, t // f, h, w)
+
+
+def depth_to_time(x: torch.Tensor, f: int) -> torch.Tensor:
+    """Inverse of `time_to_depth`."""
+    b, c, t, h, w = x.shape
+    return x.reshape(b, c // f, f, t, h, w).transpose(2, 3).reshape(b, c // f, t * f, h, w)
+
+
+@contextmanager
+def streaming(module: nn.Module) -> Iterator[None]:
+    """Carry causal context across successive forward calls of `module` (see the module docstring)."""
+    convs = [m for m in module.modules() if isinstance(m, CausalConv3d)]
+    for m in convs:
+        m.stream, m.cache = True, None
+    try:
+        yield
+    finally:
+        for m in convs:
+            m.stream, m.cache = False, None

@@ -1,0 +1,262 @@
+"""`VideoTokenizer`: causal 3D-conv encoder -> quantizer -> causal decoder.
+
+Time: the video is front-padded with `temporal_factor - 1` copies of frame 0 and every group of
+`temporal_factor` frames becomes one latent frame, so 1 + 4k frames -> 1 + k latent frames and latent
+frame 0 sees frame 0 only (an image is a one-frame video). All later layers are causal in latent time.
+
+Space: a pixel-unshuffle by `patch` first, so the 3D convs run at H/4 and H/8, not at full resolution:
+this is what makes the tokenizer cheap enough to train on a CPU.
+
+Frame counts that are not 1 + tf*k are padded at the end by repeating the last frame; `decode` then needs
+`frames=` to trim back. Long videos are coded in chunks of latent frames with the causal conv context
+carried across chunks (`layers.streaming`): memory is bounded by the chunk and the codes are the same as
+in one pass, because nothing but those convs mixes frames.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from vidtok.model.config import TokenizerConfig
+from vidtok.model.layers import (
+    CausalConv3d,
+    FrameNorm,
+    ResBlock,
+    depth_to_space,
+    depth_to_time,
+    space_to_depth,
+    streaming,
+    time_to_depth,
+)
+from vidtok.model.quantizer import Quantizer
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+class Encoder(nn.Module):
+    """video (B, 3, T', H, W) with T' = 1 + tf*k (or tf*k when continuing a stream) -> latents (B, D, t, h, w)."""
+
+    def __init__(self, cfg: TokenizerConfig, out_dim: int) -> None:
+        super().__init__()
+        self.cfg = cfg
+        ch, kt = cfg.channels, cfg.temporal_kernel
+        self.conv_in = CausalConv3d(3 * cfg.patch**2 * cfg.temporal_factor, ch[0], 3)
+        self.levels = nn.ModuleList()
+        for i, c in enumerate(ch):
+            layers: list[nn.Module] = []
+            if i > 0:
+                layers.append(_Down(ch[i - 1], c))
+            layers += [ResBlock(c, kt) for _ in range(cfg.blocks)]
+            self.levels.append(nn.Sequential(*layers))
+        self.norm_out = FrameNorm(ch[-1])
+        self.conv_out = CausalConv3d(ch[-1], out_dim, 1)
+
+    def forward(self, x: torch.Tensor, first: bool = True) -> torch.Tensor:
+        tf = self.cfg.temporal_factor
+        if first and tf > 1:
+            x = torch.cat([x[:, :, :1].expand(-1, -1, tf - 1, -1, -1), x], dim=2)
+        x = time_to_depth(space_to_depth(x, self.cfg.patch), tf)
+        x = self.conv_in(x)
+        for level in self.levels:
+            x = level(x)
+        return self.conv_out(nn.functional.silu(self.norm_out(x)))
+
+
+class Decoder(nn.Module):
+    """latents (B, D, t, h, w) -> video (B, 3, tf*t, H, W); the caller drops the tf-1 padding frames."""
+
+    def __init__(self, cfg: TokenizerConfig, in_dim: int) -> None:
+        super().__init__()
+        self.cfg = cfg
+        ch, kt = cfg.channels, cfg.temporal_kernel
+        self.conv_in = CausalConv3d(in_dim, ch[-1], 3)
+        self.levels = nn.ModuleList()
+        for i in reversed(range(len(ch))):
+            layers: list[nn.Module] = [ResBlock(ch[i], kt) for _ in range(cfg.blocks)]
+            if i > 0:
+                layers.append(_Up(ch[i], ch[i - 1]))
+            self.levels.append(nn.Sequential(*layers))
+        self.norm_out = FrameNorm(ch[0])
+        self.conv_out = CausalConv3d(ch[0], 3 * cfg.patch**2 * cfg.temporal_factor, 3)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.conv_in(z)
+        for level in self.levels:
+            x = level(x)
+        x = self.conv_out(nn.functional.silu(self.norm_out(x)))
+        return depth_to_space(depth_to_time(x, self.cfg.temporal_factor), self.cfg.patch)
+
+
+class _Down(nn.Module):
+    """Halve H and W: space-to-depth then a 1x1 conv (no information is thrown away before the conv)."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.conv = CausalConv3d(4 * c_in, c_out, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(space_to_depth(x, 2))
+
+
+class _Up(nn.Module):
+    """Double H and W: a 3x3 conv to 4x the channels then depth-to-space (sub-pixel conv)."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.conv = CausalConv3d(c_in, 4 * c_out, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return depth_to_space(self.conv(x), 2)
+
+
+class VideoTokenizer(nn.Module):
+    """Causal VQ video tokenizer: `encode` video -> integer codes, `decode` codes -> video.
+
+    Videos are float (B, 3, T, H, W) in [-1, 1] with any T >= 1; H and W must be multiples of
+    `spatial_factor` (a ValueError otherwise: resizing silently would change what the caller gets back).
+    """
+
+    default_chunk_latents = 16  # latent frames per chunk when coding long videos
+
+    def __init__(self, cfg: TokenizerConfig | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg = cfg or TokenizerConfig()
+        self.quantizer = Quantizer(cfg)
+        self.encoder = Encoder(cfg, self.quantizer.dim)
+        self.decoder = Decoder(cfg, self.quantizer.dim)
+
+    @property
+    def codebook_size(self) -> int:
+        return self.cfg.codebook_size
+
+    def latent_shape(self, frames: int, height: int, width: int) -> tuple[int, int, int]:
+        """(t, h, w) of the codes for a video of this size."""
+        self._check_size(frames, height, width)
+        s = self.cfg.spatial_factor
+        return 1 + math.ceil((frames - 1) / self.cfg.temporal_factor), height // s, width // s
+
+    def _check_size(self, frames: int, height: int, width: int) -> None:
+        s = self.cfg.spatial_factor
+        if frames < 1:
+            raise ValueError(f"a video needs at least 1 frame, got {frames}")
+        if height % s or width % s or height == 0 or width == 0:
+            raise ValueError(
+                f"height {height} and width {width} must be positive multiples of spatial_factor {s}; "
+                "resize or crop the video first"
+            )
+
+    def _check_video(self, video: torch.Tensor) -> None:
+        if not torch.is_tensor(video) or video.ndim != 5 or video.shape[1] != 3:
+            shape = tuple(video.shape) if torch.is_tensor(video) else type(video).__name__
+            raise ValueError(f"expected a float video shaped (B, 3, T, H, W) in [-1, 1], got {shape}")
+        if not video.is_floating_point():
+            raise ValueError(f"expected a float video in [-1, 1], got dtype {video.dtype} (use vidtok.data.convert.to_tensor)")
+        self._check_size(*video.shape[2:])
+
+    def _pad_frames(self, video: torch.Tensor) -> torch.Tensor:
+        """Repeat the last frame so that T = 1 + tf*k."""
+        tf, t = self.cfg.temporal_factor, video.shape[2]
+        extra = (-(t - 1)) % tf
+        if extra:
+            video = torch.cat([video, video[:, :, -1:].expand(-1, -1, extra, -1, -1)], dim=2)
+        return video
+
+    def _latents(self, video: torch.Tensor) -> torch.Tensor:
+        return self.encoder(self._pad_frames(video))
+
+    def forward(self, video: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Training pass: (reconstruction, codes, quantizer aux loss, pre-quantization latents)."""
+        self._check_video(video)
+        z = self._latents(video)
+        zq, codes, aux = self.quantizer(z)
+        recon = self._decode_latents(zq, video.shape[2])
+        return recon, codes, aux, z
+
+    def _decode_latents(self, zq: torch.Tensor, frames: int) -> torch.Tensor:
+        x = self.decoder(zq)
+        return x[:, :, self.cfg.temporal_factor - 1:][:, :, :frames]
+
+    @torch.no_grad()
+    def encode(self, video: torch.Tensor, chunk_latents: int | None = None) -> torch.Tensor:
+        """float (B, 3, T, H, W) in [-1, 1] -> LongTensor (B, t, h, w), t = 1 + ceil((T-1)/temporal_factor)."""
+        self._check_video(video)
+        video = self._pad_frames(video)
+        tf = self.cfg.temporal_factor
+        n = chunk_latents or self.default_chunk_latents
+        if video.shape[2] <= 1 + tf * (n - 1):
+            return self.quantizer(self.encoder(video))[1]
+        codes = []
+        with streaming(self.encoder):
+            bounds = [0, 1 + tf * (n - 1)]
+            while bounds[-1] < video.shape[2]:
+                bounds.append(bounds[-1] + tf * n)
+            for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+                codes.append(self.quantizer(self.encoder(video[:, :, a:b], first=i == 0))[1])
+        return torch.cat(codes, dim=1)
+
+    @torch.no_grad()
+    def decode(self, codes: torch.Tensor, frames: int | None = None, chunk_latents: int | None = None) -> torch.Tensor:
+        """LongTensor (B, t, h, w) -> float (B, 3, T, H, W); T = `frames` (default 1 + tf*(t-1))."""
+        if not torch.is_tensor(codes) or codes.ndim != 4:
+            shape = tuple(codes.shape) if torch.is_tensor(codes) else type(codes).__name__
+            raise ValueError(f"expected codes shaped (B, t, h, w), got {shape}")
+        if codes.is_floating_point() or codes.dtype == torch.bool:
+            raise ValueError(f"expected integer codes, got dtype {codes.dtype}")
+        lo, hi = int(codes.min()), int(codes.max())
+        if lo < 0 or hi >= self.codebook_size:
+            raise ValueError(f"codes must lie in [0, {self.codebook_size}), got values in [{lo}, {hi}]")
+        tf, t = self.cfg.temporal_factor, codes.shape[1]
+        full = 1 + tf * (t - 1)
+        frames = full if frames is None else frames
+        if not full - tf < frames <= full:
+            raise ValueError(f"frames={frames} does not fit {t} latent frames (expected {max(1, full - tf + 1)}..{full})")
+        n = chunk_latents or self.default_chunk_latents
+        with streaming(self.decoder):
+            out = [self.decoder(self.quantizer.lookup(codes[:, a:a + n])) for a in range(0, t, n)]
+        return torch.cat(out, dim=2)[:, :, tf - 1:][:, :, :frames]
+
+    def encode_image(self, image: torch.Tensor) -> torch.Tensor:
+        """float (B, 3, H, W) -> codes (B, h, w): the image coded as a one-frame video."""
+        return self.encode(image.unsqueeze(2))[:, 0]
+
+    def decode_image(self, codes: torch.Tensor) -> torch.Tensor:
+        """codes (B, h, w) -> float (B, 3, H, W)."""
+        return self.decode(codes.unsqueeze(1))[:, :, 0]
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write config.json + model.safetensors into `directory`; that is all `from_pretrained` needs."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.cfg.save(directory / CONFIG_NAME)
+        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        save_file(state, str(directory / WEIGHTS_NAME), metadata={"format": "pt"})
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> "VideoTokenizer":
+        """Rebuild from `save_pretrained` output; a config that does not match the weights is a ValueError."""
+        directory = Path(directory)
+        weights = directory / WEIGHTS_NAME
+        if not weights.is_file():
+            raise FileNotFoundError(f"tokenizer weights not found: {weights}")
+        model = cls(TokenizerConfig.load(directory / CONFIG_NAME))
+        state = load_file(str(weights), device=str(map_location))
+        own = model.state_dict()
+        missing = sorted(set(own) - set(state))
+        unexpected = sorted(set(state) - set(own))
+        wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+        if missing or unexpected or wrong:
+            detail = "; ".join(
+                f"{name}: {keys[:3]}{' ...' if len(keys) > 3 else ''}"
+                for name, keys in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", wrong))
+                if keys
+            )
+            raise ValueError(f"{weights} does not match {directory / CONFIG_NAME}: {detail}")
+        model.load_state_dict(state)
+        return model.to(map_location).eval()
