@@ -55,7 +55,7 @@ def read_frame_folder(folder: Path, start: int, end: int | None, stride: int) ->
         w, h = frame_size(files[0])
         return np.zeros((0, h, w, 3), np.uint8)
     first = frames[0].shape
-    for p, f in zip(chosen, frames):
+    for p, f in zip(chosen, frames, strict=True):
         if f.shape != first:
             raise VideoReadError(
                 folder, f"frame {p.name} is {f.shape[1]}x{f.shape[0]}, the first is {first[1]}x{first[0]}"

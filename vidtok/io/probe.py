@@ -50,7 +50,8 @@ def video_info(path: str | Path) -> VideoInfo:
         width, height = frame_size(files[0])
         return VideoInfo(str(p), len(files), None, width, height, exact=True)
     with open_video(p) as (container, stream):
-        rate = stream.average_rate or stream.guessed_rate
+        # guessed_rate: the nominal rate (8 for a GIF written at 8 fps, whose delays alternate 12/13 cs)
+        rate = stream.guessed_rate or stream.average_rate
         fps = float(rate) if rate else None
         width, height = stream.codec_context.width, stream.codec_context.height
         if stream.frames > 0:

@@ -31,7 +31,12 @@ LOSSLESS_SUFFIX = ".mkv"
 
 _ENCODERS = {
     ".mp4": ("mp4", ("libx264", "libopenh264"), "yuv420p", {"crf": "18", "preset": "fast"}),
-    ".webm": ("webm", ("libvpx-vp9", "libvpx"), "yuv420p", {"crf": "30", "b": "0", "deadline": "good", "cpu-used": "4"}),
+    ".webm": (
+        "webm",
+        ("libvpx-vp9", "libvpx"),
+        "yuv420p",
+        {"crf": "30", "b": "0", "deadline": "good", "cpu-used": "4"},
+    ),
     ".mkv": ("matroska", ("ffv1",), "bgr0", {}),
 }
 
@@ -61,7 +66,12 @@ def write_video(path: str | Path, video: np.ndarray, fps: float = 8) -> Path:
         if fps > 50:
             raise ValueError(f"GIF cannot show more than 50 fps (delays are whole centiseconds), got fps={fps}")
         with atomic_file(p) as tmp:
-            _encode_gif(tmp, v, rate)
+            try:
+                written = _encode_gif(tmp, v, rate)
+            except av.error.FFmpegError as e:
+                raise VideoWriteError(p, f"GIF encoding failed ({e})") from e
+            if written != len(v):
+                raise VideoWriteError(p, f"the GIF palette filter returned {written} of {len(v)} frames")
         return p
     if suffix not in _ENCODERS:
         raise ValueError(f"unsupported video suffix {p.suffix!r} in {p}; use one of {sorted(FORMATS)}")
@@ -72,7 +82,10 @@ def write_video(path: str | Path, video: np.ndarray, fps: float = 8) -> Path:
     if pix_fmt == "yuv420p" and codec != "libvpx-vp9":
         v = _pad_to_even(v)
     with atomic_file(p) as tmp:
-        _encode(tmp, v, rate, container_format, codec, pix_fmt, options)
+        try:
+            _encode(tmp, v, rate, container_format, codec, pix_fmt, options)
+        except av.error.FFmpegError as e:
+            raise VideoWriteError(p, f"{codec} encoding failed ({e})") from e
     return p
 
 
@@ -130,53 +143,45 @@ def _frames(v: np.ndarray, rate: Fraction) -> list[av.VideoFrame]:
 def _encode(
     tmp: Path, v: np.ndarray, rate: Fraction, container_format: str, codec: str, pix_fmt: str, options: dict
 ) -> None:
-    try:
-        with av.open(str(tmp), mode="w", format=container_format) as container:
-            stream = container.add_stream(codec, rate=rate)
-            stream.width, stream.height, stream.pix_fmt = v.shape[2], v.shape[1], pix_fmt
-            stream.options = dict(options)
-            for frame in _frames(v, rate):
-                container.mux(stream.encode(frame))
-            container.mux(stream.encode(None))
-    except av.error.FFmpegError as e:
-        raise VideoWriteError(tmp, f"{codec} encoding failed ({e})") from e
-
-
-def _encode_gif(tmp: Path, v: np.ndarray, rate: Fraction) -> None:
-    """GIF through ffmpeg's palettegen/paletteuse: a 256-colour palette fitted to each frame, no dithering
-    (dithering looks better to the eye on gradients but costs fidelity at 64 px)."""
-    t, h, w, _ = v.shape
-    try:
-        graph = av.filter.Graph()
-        source = graph.add_buffer(width=w, height=h, format="rgb24", time_base=1 / rate)
-        split = graph.add("split")
-        palette = graph.add("palettegen", "stats_mode=single")
-        use = graph.add("paletteuse", "new=1:dither=none")
-        sink = graph.add("buffersink")
-        source.link_to(split)
-        split.link_to(palette, 0, 0)
-        split.link_to(use, 1, 0)
-        palette.link_to(use, 0, 1)
-        use.link_to(sink)
-        graph.configure()
+    with av.open(str(tmp), mode="w", format=container_format) as container:
+        stream = container.add_stream(codec, rate=rate)
+        stream.width, stream.height, stream.pix_fmt = v.shape[2], v.shape[1], pix_fmt
+        stream.options = dict(options)
         for frame in _frames(v, rate):
-            graph.push(frame)
-        graph.push(None)
-        paletted = []
-        while True:
-            try:
-                paletted.append(graph.pull())
-            except (av.error.BlockingIOError, av.error.EOFError):
-                break
-        with av.open(str(tmp), mode="w", format="gif") as container:
-            stream = container.add_stream("gif", rate=rate)
-            stream.width, stream.height, stream.pix_fmt = w, h, "pal8"
-            stream.options = {}
-            container.options = {"loop": "0"}  # 0 = loop forever
-            for frame in paletted:
-                container.mux(stream.encode(frame))
-            container.mux(stream.encode(None))
-    except av.error.FFmpegError as e:
-        raise VideoWriteError(tmp, f"GIF encoding failed ({e})") from e
-    if len(paletted) != t:
-        raise VideoWriteError(tmp, f"GIF palette filter returned {len(paletted)} of {t} frames")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+
+
+def _encode_gif(tmp: Path, v: np.ndarray, rate: Fraction) -> int:
+    """GIF through ffmpeg's palettegen/paletteuse: a 256-colour palette fitted to each frame, no dithering
+    (dithering looks better to the eye on gradients but costs fidelity at 64 px). Returns frames written."""
+    _, h, w, _ = v.shape
+    graph = av.filter.Graph()
+    source = graph.add_buffer(width=w, height=h, format="rgb24", time_base=1 / rate)
+    split = graph.add("split")
+    palette = graph.add("palettegen", "stats_mode=single")
+    use = graph.add("paletteuse", "new=1:dither=none")
+    sink = graph.add("buffersink")
+    source.link_to(split)
+    split.link_to(palette, 0, 0)
+    split.link_to(use, 1, 0)
+    palette.link_to(use, 0, 1)
+    use.link_to(sink)
+    graph.configure()
+    for frame in _frames(v, rate):
+        graph.push(frame)
+    graph.push(None)
+    paletted = []
+    while True:
+        try:
+            paletted.append(graph.pull())
+        except (av.error.BlockingIOError, av.error.EOFError):
+            break
+    # The muxer's loop=0 writes the NETSCAPE2.0 block that makes players loop forever.
+    with av.open(str(tmp), mode="w", format="gif", options={"loop": "0"}) as container:
+        stream = container.add_stream("gif", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = w, h, "pal8"
+        for frame in paletted:
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return len(paletted)
