@@ -140,14 +140,14 @@ assert len(_combinations("train")) == 200 and sum(map(is_held_out, _combinations
 assert len(_combinations("test-comp-shape-colour")) == len(_combinations("test-comp-colour-direction")) == 48
 
 
-def _round_away(x: np.ndarray | float) -> np.ndarray:
+def round_half_away(x: np.ndarray | float) -> np.ndarray:
     """Round half away from zero (numpy's round is half-to-even)."""
     return (np.sign(x) * np.floor(np.abs(x) + 0.5)).astype(np.int64)
 
 
 def radius_px(size_name: str, side: int) -> int:
     """Radius in whole pixels of a size on a canvas of the given side."""
-    return int(_round_away(SIZES[size_name] * side / REFERENCE_SIZE))
+    return int(round_half_away(SIZES[size_name] * side / REFERENCE_SIZE))
 
 
 def speed_px(speed_name: str, side: int) -> float:
@@ -187,7 +187,7 @@ def _check_canvas(frames: int, size: int) -> None:
 
 def centre_track(attrs: ShapesAttributes, centre: tuple[int, int], frames: int, size: int) -> np.ndarray:
     """Integer (frames, 2) array of the object centre (x, y) at every frame, modulo the side."""
-    step = _round_away(np.arange(frames) * speed_px(attrs.speed, size))
+    step = round_half_away(np.arange(frames) * speed_px(attrs.speed, size))
     dx, dy = DIRECTIONS[attrs.direction]
     cx = (int(centre[0]) + step * dx) % size
     cy = (int(centre[1]) + step * dy) % size

@@ -5,9 +5,11 @@ The reader is built to survive reconstructions, not just clean renders:
 1. foreground = pixels whose brightest channel is at least ``threshold`` (palette colours all
    have a channel >= 200, black is 0, so the cut sits halfway and tolerates noise and blur);
    isolated foreground pixels (no 8-neighbour) are dropped as noise;
-2. the object is found per frame at the peak of a torus box filter of the foreground (the densest
-   small-object-sized spot), so scattered spurious pixels cannot pull it away; everything is then
-   measured in a window around it, in torus offsets, so an object straddling an edge is whole;
+2. the object's rough centre in each frame is, per axis, the peak of a torus box filter over the
+   foreground count of every row / column (the densest band, so scattered spurious pixels cannot
+   win), refined by the mean in a window around it; the object is then everything foreground in
+   a 2D window around that centre, measured in torus offsets, so an object straddling an edge is
+   whole; a frame has the object when that is at least a quarter of the smallest stamp;
 3. colour = median foreground colour -> nearest palette entry; shape and size = the template
    (3 shapes x 2 sizes, the renderer's own stamps) with the best mean IoU over frames, each
    template placed on the measured centroid; direction and speed = least-squares slope of the
@@ -32,7 +34,9 @@ from vidtok.data.shapes import (
     SPEEDS,
     ShapesAttributes,
     radius_px,
+    round_half_away,
     shape_stamp,
+    speed_px,
 )
 
 FACTORS: tuple[str, ...] = ("shape", "colour", "size", "direction", "speed")
@@ -79,14 +83,19 @@ def _check_video(video: np.ndarray) -> np.ndarray:
     return video
 
 
-def _torus_box_sum(fg: np.ndarray, half: int) -> np.ndarray:
-    """Sum of ``fg`` (T, S, S) over the (2 half + 1)^2 box around every pixel, wrapping round."""
-    k = 2 * half + 1
-    p = np.pad(fg.astype(np.int32), ((0, 0), (half, half), (half, half)), mode="wrap")
-    c = np.cumsum(p, axis=1)
-    rows = c[:, k - 1 :] - np.concatenate([np.zeros_like(c[:, :1]), c[:, : -k]], axis=1)
-    c = np.cumsum(rows, axis=2)
-    return c[:, :, k - 1 :] - np.concatenate([np.zeros_like(c[:, :, :1]), c[:, :, : -k]], axis=2)
+def _locate_axis(profile: np.ndarray, box_half: int, window_half: int) -> np.ndarray:
+    """Object centre (T,) along one axis from the foreground count per row or column (T, S).
+
+    The peak of a torus box filter picks the densest band (so stray pixels elsewhere cannot win);
+    the centre is the profile's mean offset in a window around that peak.
+    """
+    side = profile.shape[1]
+    k = 2 * box_half + 1
+    c = np.cumsum(np.concatenate([profile[:, -box_half - 1 :], profile, profile[:, :box_half]], axis=1), axis=1)
+    peak = np.argmax(c[:, k:] - c[:, :-k], axis=1)  # box sum centred on each of the S positions
+    off = np.arange(-window_half, window_half + 1)
+    window = np.take_along_axis(profile, (peak[:, None] + off) % side, axis=1)
+    return peak + (window * off).sum(1) / np.maximum(window.sum(1), 1)
 
 
 def _patch(arr: np.ndarray, anchor: np.ndarray, half: int) -> tuple[np.ndarray, np.ndarray]:
@@ -100,6 +109,18 @@ def _patch(arr: np.ndarray, anchor: np.ndarray, half: int) -> tuple[np.ndarray, 
     cols = (anchor[:, 0:1] + off[None, :]) % side
     t = np.arange(arr.shape[0])[:, None, None]
     return arr[t, rows[:, :, None], cols[:, None, :]], off
+
+
+def _grouped_median(values: np.ndarray, group: np.ndarray, groups: int) -> np.ndarray:
+    """Per-group median (groups, C) of uint8 ``values`` (N, C); ``group`` (N,) sorted ascending. NaN when empty."""
+    counts = np.bincount(group, minlength=groups)
+    starts = np.cumsum(counts) - counts
+    keyed = np.sort(group[:, None].astype(np.int32) * 256 + values, axis=0) % 256  # sorts within each group
+    out = np.full((groups, values.shape[1]), np.nan)
+    has = counts > 0
+    lo, hi = starts[has] + (counts[has] - 1) // 2, starts[has] + counts[has] // 2
+    out[has] = (keyed[lo] + keyed[hi]) / 2.0
+    return out
 
 
 def _centroid(mask: np.ndarray, anchor: np.ndarray, off: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -118,22 +139,27 @@ def _templates(side: int) -> tuple[np.ndarray, np.ndarray]:
     off = np.arange(side) - side // 2
     area = stamps.sum((1, 2))
     tc = np.stack([(stamps.sum(1) * off).sum(1) / area, (stamps.sum(2) * off).sum(1) / area], axis=1)
+    stamps.flags.writeable = tc.flags.writeable = False
     return stamps, tc
 
 
 def _template_scores(
-    mask: np.ndarray, centroid: np.ndarray, anchor: np.ndarray, off: np.ndarray, side: int
+    t: np.ndarray, offsets: np.ndarray, area: np.ndarray, centroid: np.ndarray, anchor: np.ndarray, side: int
 ) -> np.ndarray:
-    """IoU (n_templates, T) of each stamp placed so that its centroid sits on the measured one."""
+    """IoU (n_templates, T) of each stamp placed so that its centroid sits on the measured one.
+
+    The object is given as a pixel list: frame ``t`` (N,) and (x, y) ``offsets`` (N, 2) from the
+    frame's ``anchor``; intersections are counted by looking every pixel up in the stamps.
+    """
     stamps, tc = _templates(side)
-    # template centre relative to the patch anchor, per template and frame: (n, T, 2)
+    n, frames = len(stamps), len(area)
+    # template centre relative to the anchor, per template and frame: (n, T, 2)
     shift = np.floor(centroid[None] - tc[:, None] + 0.5).astype(np.int64) - anchor[None]
-    rows = (off - shift[..., 1:2] + side // 2) % side  # (n, T, P)
-    cols = (off - shift[..., 0:1] + side // 2) % side
-    k = np.arange(len(stamps))[:, None, None, None]
-    tpl = stamps[k, rows[..., :, None], cols[..., None, :]]  # (n, T, P, P)
-    inter = (tpl & mask).sum((2, 3))
-    union = (tpl | mask).sum((2, 3))
+    rel = (offsets[None] - shift[:, t] + side // 2) % side  # (n, N, 2)
+    inside = stamps[np.arange(n)[:, None], rel[..., 1], rel[..., 0]]  # (n, N)
+    slot = (np.arange(n)[:, None] * frames + t[None])[inside]
+    inter = np.bincount(slot, minlength=n * frames).reshape(n, frames)
+    union = stamps.sum((1, 2))[:, None] + area[None] - inter
     return inter / np.maximum(union, 1)
 
 
@@ -148,23 +174,34 @@ def _unwrap(centroids: np.ndarray, present: np.ndarray, side: int) -> np.ndarray
     return track
 
 
-def _motion(track: np.ndarray, present: np.ndarray, side: int) -> tuple[tuple[float, float] | None, str | None, str | None]:
+def _slope(t: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least-squares slope of y (N, ...) against t (N,)."""
+    tc = t - t.mean()
+    return np.tensordot(tc, y - y.mean(0), axes=1) / (tc * tc).sum()
+
+
+def _motion(
+    track: np.ndarray, present: np.ndarray, side: int
+) -> tuple[tuple[float, float] | None, str | None, str | None]:
+    """Velocity (px/frame at 64 px), direction and speed from the unwrapped track's linear fit."""
     idx = np.flatnonzero(present)
     if idx.size < 2:
         return None, None, None
     t = idx.astype(np.float64)
-    tc = t - t.mean()
-    v = (tc[:, None] * (track[idx] - track[idx].mean(0))).sum(0) / (tc * tc).sum()
-    v64 = v * REFERENCE_SIZE / side
-    vx, vy = float(v64[0]), float(v64[1])
+    vx, vy = _slope(t, track[idx])
+    velocity = (float(vx * REFERENCE_SIZE / side), float(vy * REFERENCE_SIZE / side))
+    # each speed compared with the slope its rendered (whole-pixel) positions would give on these
+    # frames: identical to the nominal speed at 64 px, and still exact on small canvases/short clips
+    expected = {name: float(_slope(t, round_half_away(t * speed_px(name, side)).astype(float))) for name in SPEEDS}
     main, other = (vx, vy) if abs(vx) >= abs(vy) else (vy, vx)
-    lo, hi = 0.5 * min(SPEEDS.values()), 1.5 * max(SPEEDS.values())
-    if not lo <= abs(main) <= hi or abs(other) >= lo:
-        return (vx, vy), None, None
+    # a motion needs at least half the slow speed along one axis and less than that across it
+    lo = 0.5 * min(SPEEDS.values()) * side / REFERENCE_SIZE
+    if not lo <= abs(main) <= 1.5 * max(expected.values()) or abs(other) >= lo:
+        return velocity, None, None
     unit = (int(np.sign(vx)), 0) if abs(vx) >= abs(vy) else (0, int(np.sign(vy)))
     direction = next(name for name, d in DIRECTIONS.items() if d == unit)
-    speed = min(SPEEDS, key=lambda name: abs(SPEEDS[name] - abs(main)))
-    return (vx, vy), direction, speed
+    speed = min(expected, key=lambda name: abs(expected[name] - abs(main)))
+    return velocity, direction, speed
 
 
 def read_video_attributes(video: np.ndarray, threshold: int = 100, min_iou: float = 0.5) -> ShapesReading:
@@ -175,23 +212,19 @@ def read_video_attributes(video: np.ndarray, threshold: int = 100, min_iou: floa
     """
     video = _check_video(video)
     frames, side = video.shape[0], video.shape[1]
-    fg = video.max(-1) >= threshold
-    neighbours = sum(
-        np.roll(fg, (dy, dx), axis=(1, 2)).astype(np.uint8)
-        for dy in (-1, 0, 1)
-        for dx in (-1, 0, 1)
-        if dy or dx
-    )
-    fg &= neighbours > 0
+    fg = np.maximum(np.maximum(video[..., 0], video[..., 1]), video[..., 2]) >= threshold
+    # drop isolated pixels: the 3x3 torus box count includes the pixel itself
+    count = fg.view(np.uint8)
+    count = count + np.roll(count, 1, axis=2) + np.roll(count, -1, axis=2)
+    count = count + np.roll(count, 1, axis=1) + np.roll(count, -1, axis=1)
+    fg &= count > 1
 
     r_small, r_large = radius_px("small", side), radius_px("large", side)
-    density = _torus_box_sum(fg, r_small).reshape(frames, -1)
-    peak = np.argmax(density, axis=1)
-    anchor = np.stack([peak % side, peak // side], axis=1)
-    # pass 1: a wide window around the densest spot; pass 2: a tight one around its centroid
-    wide, off = _patch(fg, anchor, min(2 * r_large, (side - 1) // 2))
-    _, centroid = _centroid(wide, anchor, off)
-    anchor = np.floor(centroid + 0.5).astype(np.int64)
+    wide = min(2 * r_large, (side - 1) // 2)
+    # rough centre from row/column projections, then the object itself in a tight 2D window
+    cx = _locate_axis(fg.sum(1, dtype=np.int32), r_small, wide)
+    cy = _locate_axis(fg.sum(2, dtype=np.int32), r_small, wide)
+    anchor = np.floor(np.stack([cx, cy], axis=1) + 0.5).astype(np.int64)
     half = min(math.ceil(1.5 * r_large) + 2, (side - 1) // 2)
     mask, off = _patch(fg, anchor, half)
     area, centroid = _centroid(mask, anchor, off)
@@ -199,18 +232,19 @@ def read_video_attributes(video: np.ndarray, threshold: int = 100, min_iou: floa
     min_area = 0.25 * shape_stamp("triangle", r_small, side).sum()
     present = area >= min_area
     centroids = np.where(present[:, None], centroid % side, np.nan)
-    colours = np.full((frames, 3), np.nan)
-    pixels, _ = _patch(video, anchor, half)  # (T, P, P, 3)
-    for t in np.flatnonzero(present):
-        colours[t] = np.median(pixels[t][mask[t]], axis=0)
+    # the object as a pixel list over present frames: frame, offset from the anchor, colour
+    t, py, px = np.nonzero(mask & present[:, None, None])
+    offsets = np.stack([off[px], off[py]], axis=1)
+    pos = (anchor[t] + offsets) % side
+    rgb = video[t, pos[:, 1], pos[:, 0]]  # (N, 3)
+    colours = _grouped_median(rgb, t, frames)
 
     shape = size = colour = None
     template_iou = 0.0
     if present.any():
-        all_pixels = pixels[present][mask[present]]
-        median = np.median(all_pixels, axis=0)
+        median = np.median(rgb, axis=0)
         colour = _PALETTE_NAMES[int(np.argmin(((_PALETTE - median) ** 2).sum(1)))]
-        scores = _template_scores(mask[present], centroid[present], anchor[present], off, side).mean(1)
+        scores = _template_scores(t, offsets, area, centroid, anchor, side)[:, present].mean(1)
         best = int(np.argmax(scores))
         template_iou = float(scores[best])
         if template_iou >= min_iou:
