@@ -312,3 +312,14 @@ def test_dataloader_with_two_workers(video_folder: Path):
     assert len(sum((b["caption"] for b in batches), [])) == 12
     in_process = torch.stack([mix[i]["video"] for i in range(12)])
     assert torch.equal(video, in_process)  # workers give exactly the single-process items
+
+
+def test_lavfi_default_sources_follow_the_ffmpeg_build(monkeypatch):
+    import vidtok.data.lavfi as lavfi
+
+    older = tuple(s for s in available_sources() if s not in ("perlin", "zoneplate"))
+    monkeypatch.setattr(lavfi, "available_sources", lambda: older)  # as with an older ffmpeg
+    ds = LavfiDataset(frames=2, size=16, length=4)
+    assert ds.sources == tuple(s for s in DEFAULT_SOURCES if s in older) and "perlin" not in ds.sources
+    with pytest.raises(ValueError, match="'perlin' is not in this ffmpeg build"):
+        LavfiDataset(sources=("life", "perlin"))

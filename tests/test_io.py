@@ -382,3 +382,46 @@ def test_unwritable_destination_and_bad_arguments(tmp_path: Path):
 def test_missing_parent_folders_are_created(tmp_path: Path):
     path = write_video(tmp_path / "a" / "b" / "v.gif", numbered_video(3))
     assert len(read_video(path)) == 3
+
+
+# ---------------------------------------------------------------- permissions, rotation, frame order
+
+
+def test_written_files_honour_the_umask(tmp_path: Path):
+    old = os.umask(0o022)
+    try:
+        for name in ("v.mp4", "v.gif", "v.mkv", "v.webm"):
+            write_video(tmp_path / name, numbered_video(2))
+        write_video(tmp_path / "frames", numbered_video(2))
+        write_contact_sheet(tmp_path / "s.png", numbered_video(2))
+    finally:
+        os.umask(old)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
+    # not 0600/0700 as tempfile would make them: other users and web servers can read the results
+    assert modes == {"v.mp4": 0o644, "v.gif": 0o644, "v.mkv": 0o644, "v.webm": 0o644, "s.png": 0o644, "frames": 0o755}
+
+
+@pytest.mark.skipif(not hasattr(av.video.stream.VideoStream, "set_display_rotation"), reason="PyAV < 15")
+@pytest.mark.parametrize("degrees", [90, -90, 180])
+def test_display_rotation_is_applied(tmp_path: Path, degrees: int):
+    video = np.random.default_rng(3).integers(0, 256, (24, 10, 14, 3), dtype=np.uint8)
+    path = tmp_path / "phone.mov"
+    with av.open(str(path), "w") as c:  # PNG in mov: lossless, so the comparison is exact
+        s = c.add_stream("png", rate=8)
+        s.width, s.height, s.pix_fmt = 14, 10, "rgb24"
+        s.set_display_rotation(degrees)  # what a phone writes for portrait video
+        for f in video:
+            c.mux(s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        c.mux(s.encode(None))
+    upright = np.rot90(video, degrees // 90, axes=(1, 2))  # counter-clockwise, as the matrix says
+    assert np.array_equal(read_video(path), upright)
+    assert np.array_equal(read_video(path, 17, 23, 2), upright[17:23:2])  # the seek path rotates too
+    assert video_info(path).size == (10, 14)  # the stored size, as documented
+
+
+def test_png_frames_in_natural_name_order(tmp_path: Path):
+    video = numbered_video(12)
+    for i, frame in enumerate(video):  # unpadded numbers: plain sorting would give 0, 1, 10, 11, 2, ...
+        Image.fromarray(frame).save(tmp_path / f"frame_{i}.png")
+    assert np.array_equal(read_video(tmp_path), video)
+    assert np.array_equal(read_video(tmp_path, 2, 11, 4), video[2:11:4])

@@ -1,0 +1,13 @@
+"""Decoding engine: schedules, plans, a static-KV-cache forward, sampling, and the one decoding loop."""
+
+from .forward import KVCache, StaticForward
+from .loop import decode, decode_steps
+from .plan import MaskTracker, Step, build_plan, standin, training_mask
+from .sampling import filter_logits, guide, sample
+from .schedules import diagonal_schedule, make_schedule, raster_schedule, step_of
+
+__all__ = [
+    "KVCache", "StaticForward", "decode", "decode_steps", "MaskTracker", "Step", "build_plan", "standin",
+    "training_mask", "filter_logits", "guide", "sample", "diagonal_schedule", "make_schedule", "raster_schedule",
+    "step_of",
+]

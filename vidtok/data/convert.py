@@ -18,7 +18,7 @@ def to_tensor(video: np.ndarray | torch.Tensor) -> torch.Tensor:
     # numpy, not torch: torch's intra-op threads make this small elementwise op ~10x slower on a
     # busy machine when data is loaded in the main process.
     out = v.transpose(3, 0, 1, 2).astype(np.float32, order="C")
-    out *= 1 / 127.5
+    out /= 127.5
     out -= 1.0
     return torch.from_numpy(out)
 

@@ -170,11 +170,14 @@ class LavfiDataset(Dataset):
     it and an offset into that variant's ``stream_frames``-frame stream. Streams are rendered on
     first use and kept in a per-process LRU cache of at most ``cache_mb`` MiB, so a clip usually
     costs a slice, not a render. Same (seed, index) -> same clip, in any process.
+
+    ``sources=None`` takes every DEFAULT_SOURCES entry this ffmpeg build has (older builds, as in
+    av < 13 wheels, lack ``perlin`` / ``zoneplate``); a source named explicitly must exist.
     """
 
     def __init__(
         self,
-        sources: Sequence[str] = DEFAULT_SOURCES,
+        sources: Sequence[str] | None = None,
         frames: int = 17,
         size: int = 64,
         length: int = 10000,
@@ -184,10 +187,10 @@ class LavfiDataset(Dataset):
         stream_frames: int = 128,
         cache_mb: float = 256,
     ):
-        sources = tuple(sources)
+        have = available_sources()
+        sources = tuple(s for s in DEFAULT_SOURCES if s in have) if sources is None else tuple(sources)
         if not sources:
             raise ValueError("LavfiDataset needs at least one source")
-        have = available_sources()
         for s in sources:
             if s not in SOURCES:
                 raise ValueError(f"unknown lavfi source {s!r}; known: {sorted(SOURCES)}")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
-import tempfile
-from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from vidtok.io.errors import VideoWriteError
 
@@ -23,16 +23,34 @@ def prepare_folder(path: Path) -> None:
         raise VideoWriteError(path, f"output folder {parent} is not writable")
 
 
+def _sibling(path: Path, ending: str, make_dir: bool) -> Path:
+    """Create a hidden, uniquely named file (or folder) next to ``path``.
+
+    Not tempfile.mkstemp/mkdtemp: those create mode 0600/0700, which the rename would hand on to
+    the final video (unreadable to anyone else); os.open/os.mkdir with 0666/0777 honour the umask
+    like any normal file.
+    """
+    for _ in range(100):
+        candidate = path.parent / f".{path.name}.{secrets.token_hex(4)}{ending}"
+        try:
+            if make_dir:
+                os.mkdir(candidate, 0o777)
+            else:
+                os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return candidate
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise VideoWriteError(path, f"output folder {path.parent} is not writable ({e.strerror or e})") from e
+    raise VideoWriteError(path, f"could not create a temporary name in {path.parent}")
+
+
 @contextmanager
 def atomic_file(path: Path) -> Iterator[Path]:
     """Yield a hidden temporary path next to ``path`` (same suffix); rename it onto ``path`` on success."""
     prepare_folder(path)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
-    except OSError as e:
-        raise VideoWriteError(path, f"output folder {path.parent} is not writable ({e.strerror or e})") from e
-    os.close(fd)
-    tmp_path = Path(tmp)
+    # The temporary name ends in the real suffix: av picks the container format from it.
+    tmp_path = _sibling(path, f".tmp{path.suffix}", make_dir=False)
     try:
         yield tmp_path
         os.replace(tmp_path, path)
@@ -47,15 +65,12 @@ def atomic_folder(path: Path) -> Iterator[Path]:
     prepare_folder(path)
     if path.exists() and not path.is_dir():
         raise VideoWriteError(path, "a file with that name exists, cannot replace it with a frame folder")
-    try:
-        tmp_path = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
-    except OSError as e:
-        raise VideoWriteError(path, f"output folder {path.parent} is not writable ({e.strerror or e})") from e
+    tmp_path = _sibling(path, ".tmp", make_dir=True)
     try:
         yield tmp_path
         if path.exists():
             # A folder cannot be replaced by rename while it has contents: move the old one aside first.
-            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))
+            old = _sibling(path, ".old", make_dir=True)
             os.replace(path, old / "x")
             os.replace(tmp_path, path)
             shutil.rmtree(old)

@@ -5,6 +5,7 @@ The lossless, tool-agnostic layout: every image viewer opens it and nothing is l
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +18,20 @@ FRAME_SUFFIXES = (".png",)
 
 
 def list_frames(folder: Path) -> list[Path]:
-    """The PNG frames of ``folder`` sorted by name (hidden files ignored)."""
+    """The PNG frames of ``folder`` in name order, numbers compared as numbers (hidden files ignored).
+
+    Natural order: ``frame_2.png`` comes before ``frame_10.png``, as a person (and the tool that
+    wrote them without zero padding) means; zero-padded names sort the same either way.
+    """
     return sorted(
-        p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES and not p.name.startswith(".") and p.is_file()
+        (p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES and not p.name.startswith(".") and p.is_file()),
+        key=_natural_key,
     )
+
+
+def _natural_key(path: Path) -> tuple:
+    # (is_number, number, text) per chunk keeps the key comparable when names mix digits and text.
+    return tuple((1, int(c), c) if c.isdigit() else (0, 0, c) for c in re.split(r"(\d+)", path.name))
 
 
 def read_frame(path: Path) -> np.ndarray:

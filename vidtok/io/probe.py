@@ -20,6 +20,9 @@ class VideoInfo:
     ``frames`` is exact (``exact=True``) when the container stores a frame count (mp4, gif, avi) or
     the frames were counted; webm/mkv only store a duration, so there it is ``round(duration * fps)``
     (``exact=False``). ``fps`` is None for PNG-frame folders, which have no frame rate.
+    ``width`` and ``height`` are the stored size: the container's display rotation is only known
+    once a frame is decoded, so for a portrait phone video (rotated 90 degrees) read_video returns
+    frames of (H, W) = (width, height).
     """
 
     path: str
@@ -31,7 +34,7 @@ class VideoInfo:
 
     @property
     def size(self) -> tuple[int, int]:
-        """(height, width), in the order of the decoded array's axes."""
+        """(height, width), in the order of the decoded array's axes (before display rotation)."""
         return (self.height, self.width)
 
 

@@ -60,8 +60,9 @@ class TokenizerConfig:
     spatial_factor: int = 8  # H and W shrink by this much; a power of two >= `patch`
     temporal_factor: int = 4  # 1 + tf*k frames -> 1 + k latent frames; a power of two (1 = per-frame codes)
     patch: int = 4  # pixel-unshuffle factor applied first, so every conv runs at H/patch or below
-    channels: list[int] = field(default_factory=lambda: [64, 128])  # width per resolution level
-    blocks: int = 2  # residual blocks per level, in encoder and decoder
+    channels: list[int] = field(default_factory=lambda: [32, 96])  # width per resolution level
+    blocks: int = 1  # residual blocks per level, in encoder and decoder
+    head_channels: int | None = None  # hidden width of the decoder's per-position output MLP (None: 4*channels[0])
     temporal_kernel: int = 2  # causal kernel along latent time in the residual blocks (1 = no temporal mixing)
     quantizer: str = "fsq"
     codebook_size: int = 1000

@@ -46,7 +46,9 @@ class Encoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         ch, kt = cfg.channels, cfg.temporal_kernel
-        self.conv_in = CausalConv3d(3 * cfg.patch**2 * cfg.temporal_factor, ch[0], 3)
+        # 1x1: the unshuffled input already holds a 4x4x4 neighbourhood per position, and a 3x3 conv on
+        # 192 channels would cost more than the rest of the encoder
+        self.conv_in = CausalConv3d(3 * cfg.patch**2 * cfg.temporal_factor, ch[0], 1)
         self.levels = nn.ModuleList()
         for i, c in enumerate(ch):
             layers: list[nn.Module] = []
@@ -83,13 +85,18 @@ class Decoder(nn.Module):
                 layers.append(_Up(ch[i], ch[i - 1]))
             self.levels.append(nn.Sequential(*layers))
         self.norm_out = FrameNorm(ch[0])
-        self.conv_out = CausalConv3d(ch[0], 3 * cfg.patch**2 * cfg.temporal_factor, 3)
+        # a per-position MLP paints each patch x tf frames: a linear 1x1 head cannot draw sharp edges
+        # at sub-patch offsets, and a 3x3 conv to 192 channels would dominate the cost
+        hidden = cfg.head_channels or 4 * ch[0]
+        self.head = nn.Sequential(
+            CausalConv3d(ch[0], hidden, 1), nn.SiLU(), CausalConv3d(hidden, 3 * cfg.patch**2 * cfg.temporal_factor, 1)
+        )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         x = self.conv_in(z)
         for level in self.levels:
             x = level(x)
-        x = self.conv_out(nn.functional.silu(self.norm_out(x)))
+        x = self.head(nn.functional.silu(self.norm_out(x)))
         return depth_to_space(depth_to_time(x, self.cfg.temporal_factor), self.cfg.patch)
 
 
