@@ -1,0 +1,312 @@
+"""Decoding engine and VideoGenerator: cache parity, schedule parity, sampling, CFG, given frames, streaming."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from vidgpt.decode import StaticForward, decode, decode_steps, diagonal_schedule, raster_schedule
+from vidgpt.decode.sampling import filter_logits, guide, sample
+from vidgpt.generator import VideoGenerator
+from vidgpt.model import PromptTokenizer, VidGPT, tokenizer_identity
+
+CAPTIONS = ["a large blue triangle moves right slowly", "a small red circle moves up quickly",
+            "a small green square moves left slowly", "a large cyan circle moves down quickly"]
+GRID, K, L = (3, 2, 3), 16, 16
+FRAMES, SIZE = 9, (8, 12)  # FakeTokenizer: 9 frames -> 3 latent frames, 8x12 -> 2x3
+
+
+class FakeTokenizer:
+    """Duck-typed stage-1 tokenizer, lossless on its own outputs: a code is the grey level of a 4x4
+    block of the last frame of its group (frame 0 alone, then groups of 4 frames)."""
+
+    codebook_size, factors, fingerprint = K, (4, 4, 4), "fake-1"
+
+    def latent_shape(self, frames, height, width):
+        return 1 + math.ceil((frames - 1) / 4), height // 4, width // 4
+
+    def encode(self, video):
+        b, _, t, hh, ww = video.shape
+        keys = [0] + [min(4 * j, t - 1) for j in range(1, self.latent_shape(t, hh, ww)[0])]
+        x = video[:, 0, keys]  # (B, t, H, W)
+        x = x.reshape(b, len(keys), hh // 4, 4, ww // 4, 4).mean(dim=(3, 5))
+        return ((x + 1) / 2 * (K - 1)).round().clamp(0, K - 1).long()
+
+    def decode(self, codes, frames=None):
+        x = codes.float() / (K - 1) * 2 - 1  # 17 * code / 255 exactly after uint8 rounding
+        x = x.repeat_interleave(4, 2).repeat_interleave(4, 3)
+        x = torch.cat([x[:, :1], x[:, 1:].repeat_interleave(4, 1)], dim=1)
+        x = x[:, : frames or x.shape[1]]
+        return x[:, None].expand(-1, 3, -1, -1, -1)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    # tiny matmuls: a second OpenMP thread only adds spin-wait overhead, badly so on a shared machine
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    tok = PromptTokenizer.fit(CAPTIONS * 3, vocab_size=300)
+    ident = tokenizer_identity(FakeTokenizer(), FRAMES, *SIZE)
+    # a large init scale makes the random model's distributions peaked, so different contexts give
+    # visibly different samples and parity tests can fail when they should
+    gpt = VidGPT.build(tok, GRID, K, prompt_length=L, preset="tiny", tokenizer=ident).eval()
+    with torch.no_grad():
+        for p in gpt.parameters():
+            if p.ndim == 2:
+                p.mul_(5.0)
+    return gpt
+
+
+def _prompts(model, n=2):
+    return model.encode_prompts(CAPTIONS[:n])
+
+
+def _naive_raster(model, prompt_ids, generator, **kw):
+    """Reference: no cache, full forward over the whole prefix for every token."""
+    codes = torch.zeros(prompt_ids.shape[0], 0, dtype=torch.long)
+    with torch.no_grad():
+        for _ in range(model.config.num_codes):
+            logits = model.sequence_logits(model.input_ids(prompt_ids, codes))[:, -1]
+            codes = torch.cat([codes, sample(logits, generator=generator, **kw)[:, None]], dim=1)
+    return codes.view(-1, *GRID)
+
+
+# ----------------------------------------------------------------------------- static-cache forward
+
+
+def test_cached_steps_equal_full_forward_and_hf_llama(model):
+    prompt = _prompts(model)
+    codes = torch.randint(0, K, (2, *GRID), generator=torch.Generator().manual_seed(1))
+    ids = model.input_ids(prompt, codes)
+    fwd = StaticForward(model)
+    cache = fwd.new_cache(2)
+    n = model.config.num_codes
+    with torch.no_grad():
+        steps = [fwd(cache, ids[:, : L + 1], torch.arange(L + 1), L + 1, is_causal=True, rows=torch.tensor([L]))]
+        for s in range(L + 1, L + n):
+            steps.append(fwd(cache, ids[:, s: s + 1], torch.tensor([s]), s + 1))
+        cached = torch.cat(steps, dim=1)
+        full = model(prompt, codes)
+        hf = model.llama(input_ids=ids[:, :-1]).logits[:, L:, model.config.code_offset:]
+    assert cached.shape == full.shape == (2, n, K)
+    assert torch.allclose(cached, full, atol=1e-4)
+    assert torch.allclose(full, hf, atol=1e-4)
+
+
+def test_out_of_order_feeding_with_masks_equals_full_forward(model):
+    """Feed the second half of a sequence first (masked off), then the first half: explicit positions
+    and masks over cache slots make the result independent of the feeding order."""
+    prompt = _prompts(model, 1)
+    codes = torch.randint(0, K, (1, *GRID), generator=torch.Generator().manual_seed(2))
+    ids = model.input_ids(prompt, codes)[:, :-1]
+    size = ids.shape[1]
+    fwd = StaticForward(model)
+    cache = fwd.new_cache(1)
+    half = size // 2
+    late, early = torch.arange(half, size), torch.arange(half)
+    causal = torch.ones(size, size, dtype=torch.bool).tril()
+    with torch.no_grad():
+        # garbage in the late slots first, then the real early half, then the real late half
+        fwd(cache, torch.zeros_like(ids[:, half:]), late, size, mask=torch.eye(size, dtype=torch.bool)[half:])
+        first = fwd(cache, ids[:, :half], early, half, is_causal=True)
+        second = fwd(cache, ids[:, half:], late, size, mask=causal[half:])
+        full = model.sequence_logits(ids)
+    assert torch.allclose(torch.cat([first, second], dim=1), full, atol=1e-4)
+
+
+# ----------------------------------------------------------------------------- sampling
+
+
+def test_sampling_filters():
+    logits = torch.tensor([[3.0, 1.0, 2.0, 0.0]])
+    assert torch.equal(sample(logits, temperature=0), torch.tensor([0]))
+    g = torch.Generator().manual_seed(0)
+    draws = torch.stack([sample(logits, top_k=2, generator=g) for _ in range(200)])
+    assert set(draws.flatten().tolist()) == {0, 2}
+    assert torch.isinf(filter_logits(logits, top_p=0.5)).sum() == 3  # the top token alone holds > 0.5
+    kept = ~torch.isinf(filter_logits(logits, top_p=0.85))
+    assert kept.tolist() == [[True, False, True, False]]  # probabilities .64 .09 .24 .03: two reach .85
+    probs = torch.tensor([0.7, 0.2, 0.1])
+    many = sample(probs.log().expand(20000, 3), generator=torch.Generator().manual_seed(1))
+    freq = torch.bincount(many, minlength=3).float() / 20000
+    assert torch.allclose(freq, probs, atol=0.02)
+
+
+def test_guide_is_exact_at_scale_one():
+    c, u = torch.randn(4, 16), torch.randn(4, 16)
+    assert torch.equal(guide(c, u, 1.0), c)
+    assert torch.allclose(guide(c, u, 3.0), u + 3.0 * (c - u), atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- the decoding loop
+
+
+def test_raster_engine_equals_naive_uncached_loop(model):
+    prompt = _prompts(model)
+    kw = dict(temperature=0.9, top_k=10, top_p=0.95)
+    engine = decode(model, prompt, raster_schedule(*GRID), generator=torch.Generator().manual_seed(5), **kw)
+    naive = _naive_raster(model, prompt, torch.Generator().manual_seed(5), **kw)
+    assert torch.equal(engine, naive)
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_diagonal_with_full_window_equals_raster(model, overlap):
+    prompt = _prompts(model)
+    raster = decode(model, prompt, raster_schedule(*GRID), generator=torch.Generator().manual_seed(7))
+    diag = decode(model, prompt, diagonal_schedule(*GRID, window=GRID[2], frame_overlap=overlap),
+                  generator=torch.Generator().manual_seed(7))
+    assert torch.equal(raster, diag)
+
+
+def test_diagonal_window_one_runs_fewer_steps_and_differs(model):
+    prompt = _prompts(model)
+    sched = diagonal_schedule(*GRID, window=1)
+    steps = list(decode_steps(model, prompt, sched, temperature=0))
+    assert len(steps) == len(sched) < model.config.num_codes
+    assert sorted(p for pos, _ in steps for p in pos) == list(range(model.config.num_codes))
+    # greedy: the first row is identical to raster (same visible context), later rows start earlier
+    raster = decode(model, prompt, raster_schedule(*GRID), temperature=0)
+    diag = decode(model, prompt, sched, temperature=0)
+    assert torch.equal(raster[:, 0, 0], diag[:, 0, 0])
+    assert not torch.equal(raster, diag)
+    # replacing stand-ins changes what later tokens condition on
+    no_replace = decode(model, prompt, sched, temperature=0, replace_standins=False)
+    assert torch.equal(no_replace[:, 0, 0], diag[:, 0, 0]) and not torch.equal(no_replace, diag)
+
+
+def test_same_seed_same_tokens_and_seed_matters(model):
+    prompt = _prompts(model)
+    sched = diagonal_schedule(*GRID, window=2)
+    a = decode(model, prompt, sched, generator=torch.Generator().manual_seed(11))
+    b = decode(model, prompt, sched, generator=torch.Generator().manual_seed(11))
+    c = decode(model, prompt, sched, generator=torch.Generator().manual_seed(12))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_cfg_scale_one_equals_no_guidance_and_guidance_mixes_logits(model):
+    prompt = _prompts(model)
+    null = model.null_prompts(1)
+    sched = raster_schedule(*GRID)
+    plain = decode(model, prompt, sched, generator=torch.Generator().manual_seed(3))
+    one = decode(model, prompt, sched, null_prompt_ids=null, cfg_scale=1.0, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(plain, one)
+    # greedy first token under guidance = argmax of u + s (c - u) from full forwards
+    first = decode(model, prompt, sched, null_prompt_ids=null, cfg_scale=4.0, temperature=0)[:, 0, 0, 0]
+    no_codes = torch.zeros(2, 0, dtype=torch.long)
+    with torch.no_grad():
+        c = model.sequence_logits(model.input_ids(prompt, no_codes))[:, -1]
+        u = model.sequence_logits(model.input_ids(model.null_prompts(2), no_codes))[:, -1]
+    assert torch.equal(first, (u + 4.0 * (c - u)).argmax(-1))
+
+
+def test_known_prefix_is_kept_for_every_schedule(model):
+    prompt = _prompts(model)
+    known = torch.randint(0, K, (2, 1, *GRID[1:]), generator=torch.Generator().manual_seed(4))
+    for sched in (raster_schedule(*GRID), diagonal_schedule(*GRID, window=1)):
+        out = decode(model, prompt, sched, known=known, generator=torch.Generator().manual_seed(0))
+        assert torch.equal(out[:, :1], known)
+    # the raster engine with a given prefix equals the naive loop started from that prefix
+    with torch.no_grad():
+        logits = model.sequence_logits(model.input_ids(prompt, known.flatten(1)))[:, -1]
+    out = decode(model, prompt, raster_schedule(*GRID), known=known, temperature=0)
+    assert torch.equal(out.flatten(1)[:, 6], logits.argmax(-1))
+
+
+def test_decode_rejects_bad_arguments(model):
+    prompt = _prompts(model)
+    with pytest.raises(ValueError, match="temperature"):
+        decode(model, prompt, raster_schedule(*GRID), temperature=-1)
+    with pytest.raises(ValueError, match="top_p"):
+        decode(model, prompt, raster_schedule(*GRID), top_p=0)
+    with pytest.raises(ValueError, match="never produces"):
+        decode(model, prompt, raster_schedule(1, 2, 3))
+    with pytest.raises(ValueError, match="known codes"):
+        decode(model, prompt, raster_schedule(*GRID), known=torch.zeros(2, 1, 3, 3, dtype=torch.long))
+
+
+# ----------------------------------------------------------------------------- VideoGenerator
+
+
+@pytest.fixture(scope="module")
+def generator(model):
+    return VideoGenerator(model, FakeTokenizer())
+
+
+def test_generate_returns_codes_and_uint8_videos(generator):
+    out = generator.generate(CAPTIONS[:2], schedule="diagonal", window=1, seed=0, top_k=8)
+    assert out.codes.shape == (2, *GRID)
+    assert out.videos.shape == (2, FRAMES, *SIZE, 3) and out.videos.dtype == np.uint8
+    assert np.array_equal(out.videos, FakeTokenizer().decode(out.codes, FRAMES).add(1).mul(127.5).round()
+                          .byte().permute(0, 2, 3, 4, 1).numpy())
+    again = generator.generate(CAPTIONS[:2], schedule="diagonal", window=1, seed=0, top_k=8)
+    assert torch.equal(out.codes, again.codes)
+
+
+def test_image_and_video_given_frames_are_reproduced_exactly(generator):
+    tok = FakeTokenizer()
+    source = torch.randint(0, K, (2, *GRID), generator=torch.Generator().manual_seed(9))
+    pixels = ((tok.decode(source, FRAMES) + 1) * 127.5).round().byte().permute(0, 2, 3, 4, 1).numpy()
+    img = generator.generate(CAPTIONS[:2], image=pixels[:, 0], seed=1)
+    assert torch.equal(img.codes[:, 0], source[:, 0])
+    assert np.array_equal(img.videos[:, 0], pixels[:, 0])
+    vid = generator.generate(CAPTIONS[:2], video=pixels[:, :5], seed=1, schedule="diagonal", window=2)
+    assert torch.equal(vid.codes[:, :2], source[:, :2])
+    assert np.array_equal(vid.videos[:, :5], pixels[:, :5])
+    one = generator.generate(CAPTIONS[0], image=pixels[0, 0], seed=1)  # one image, one prompt
+    assert torch.equal(one.codes[0, 0], source[0, 0])
+
+
+def test_stream_yields_each_latent_frame_in_order_and_matches_batch_mode(generator):
+    kw = dict(schedule="diagonal", window=1, seed=3)
+    full = generator.generate(CAPTIONS[:2], **kw)
+    chunks = list(generator.generate(CAPTIONS[:2], stream=True, **kw))
+    assert [c.index for c in chunks] == [0, 1, 2]
+    assert torch.equal(torch.stack([c.codes for c in chunks], dim=1), full.codes)
+    assert [c.frames.shape[1] for c in chunks] == [1, 4, 4]
+    assert np.array_equal(np.concatenate([c.frames for c in chunks], axis=1), full.videos)
+
+
+def test_longer_than_trained_uses_a_sliding_window(generator):
+    kw = dict(seed=5, schedule="diagonal", window=2)
+    short = generator.generate(CAPTIONS[:2], **kw)
+    long = generator.generate(CAPTIONS[:2], frames=FRAMES + 8, **kw)
+    assert long.codes.shape == (2, GRID[0] + 2, *GRID[1:])
+    assert long.videos.shape[1] == FRAMES + 8
+    assert torch.equal(long.codes[:, : GRID[0]], short.codes)  # the first window is the short video
+    streamed = list(generator.generate(CAPTIONS[:2], frames=FRAMES + 8, stream=True, decode=False, **kw))
+    assert [c.index for c in streamed] == [0, 1, 2, 3, 4] and streamed[0].frames is None
+    assert torch.equal(torch.stack([c.codes for c in streamed], dim=1), long.codes)
+    single = generator.generate(CAPTIONS[0], frames=FRAMES + 4, **kw)  # batch of one: codes are views
+    assert single.codes.shape == (1, GRID[0] + 1, *GRID[1:])
+
+
+def test_generator_errors(generator, model, tmp_path):
+    with pytest.raises(ValueError, match="not both"):
+        generator.generate("x", image=np.zeros((*SIZE, 3), np.uint8), video=np.zeros((5, *SIZE, 3), np.uint8))
+    with pytest.raises(ValueError, match="8x12"):
+        generator.generate("x", image=np.zeros((16, 16, 3), np.uint8))
+    with pytest.raises(ValueError, match="whole latent frames"):
+        generator.generate("x", video=np.zeros((3, *SIZE, 3), np.uint8))
+    with pytest.raises(ValueError, match="uint8"):
+        generator.generate("x", image=np.zeros((*SIZE, 3), np.float32))
+    with pytest.raises(ValueError, match="prompts"):
+        generator.generate([])
+    model.save_pretrained(tmp_path / "gpt")
+
+    class Other(FakeTokenizer):
+        codebook_size = 32
+
+    with pytest.raises(ValueError, match="codebook_size"):
+        VideoGenerator.from_pretrained(tmp_path / "gpt", tokenizer=Other())
+    loaded = VideoGenerator.from_pretrained(tmp_path / "gpt", tokenizer=FakeTokenizer())
+    assert torch.equal(loaded.generate("x", seed=0).codes, generator.generate("x", seed=0).codes)

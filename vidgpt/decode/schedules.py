@@ -1,0 +1,77 @@
+"""Decoding schedules as plain data.
+
+A schedule is a list of steps; a step is a list of raster indices (frame, row, column order) into the
+(t, h, w) code grid, all produced by one forward pass. Any schedule that produces every position
+exactly once is valid: the decoding loop makes each token see exactly the already-generated tokens
+that precede it in raster order, whatever the schedule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+Schedule = list[list[int]]
+
+
+def _check_grid(t: int, h: int, w: int) -> None:
+    if min(t, h, w) < 1:
+        raise ValueError(f"grid (t, h, w) must be positive, got ({t}, {h}, {w})")
+
+
+def raster_schedule(t: int, h: int, w: int) -> Schedule:
+    """One token per step, in raster order."""
+    _check_grid(t, h, w)
+    return [[i] for i in range(t * h * w)]
+
+
+def diagonal_schedule(t: int, h: int, w: int, window: int = 1, frame_overlap: bool = True) -> Schedule:
+    """Row r+1 starts once row r has `window` tokens; each row then advances one token per step.
+
+    window=1 gives anti-diagonals, window >= w gives raster order. With `frame_overlap` the rows are
+    numbered across frames (the video is one tall image), so a frame's first rows start before the
+    previous frame ends; without it each frame starts once the previous one is complete.
+    Steps: (t*h - 1) * window + w with overlap, t * ((h - 1) * window + w) without (window <= w).
+    """
+    _check_grid(t, h, w)
+    if window < 1:
+        raise ValueError(f"window must be >= 1, got {window}")
+    window = min(window, w)
+    frame_steps = (h - 1) * window + w
+    steps: dict[int, list[int]] = {}
+    for f in range(t):
+        for r in range(h):
+            start = (f * h + r) * window if frame_overlap else f * frame_steps + r * window
+            for c in range(w):
+                steps.setdefault(start + c, []).append((f * h + r) * w + c)
+    return [sorted(steps[k]) for k in sorted(steps)]
+
+
+def make_schedule(name: str, t: int, h: int, w: int, window: int = 1, frame_overlap: bool = True) -> Schedule:
+    """Schedule by name: "raster" or "diagonal"."""
+    if name == "raster":
+        return raster_schedule(t, h, w)
+    if name == "diagonal":
+        return diagonal_schedule(t, h, w, window, frame_overlap)
+    raise ValueError(f"unknown schedule {name!r}; choose 'raster' or 'diagonal'")
+
+
+def step_of(schedule: Sequence[Sequence[int]], num_codes: int, known: int = 0) -> list[int]:
+    """Step index of every position: -1 for the `known` prefix, 0.. for the schedule's steps (known
+    positions in the schedule are skipped). ValueError unless each position appears exactly once."""
+    steps = [-1] * known + [None] * (num_codes - known)
+    k = 0
+    for step in schedule:
+        fresh = [int(p) for p in step if int(p) >= known or int(p) < 0]
+        if not fresh:
+            continue
+        for p in fresh:
+            if not 0 <= p < num_codes:
+                raise ValueError(f"schedule step {k} has position {p} outside the grid [0, {num_codes})")
+            if steps[p] is not None:
+                raise ValueError(f"schedule produces position {p} twice (steps {steps[p]} and {k})")
+            steps[p] = k
+        k += 1
+    missing = [p for p, s in enumerate(steps) if s is None]
+    if missing:
+        raise ValueError(f"schedule never produces {len(missing)} position(s), first {missing[:5]}")
+    return steps

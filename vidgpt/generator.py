@@ -1,0 +1,207 @@
+"""VideoGenerator: prompts in, codes and uint8 videos out.
+
+    gen = VideoGenerator.from_pretrained("runs/gpt", tokenizer=VideoTokenizer.from_pretrained("runs/tok"))
+    out = gen.generate(["a large blue triangle moves right slowly"], schedule="diagonal", window=2, seed=0)
+    out.videos  # (B, T, H, W, 3) uint8
+
+The stage-1 tokenizer is used only through its public API: `encode(float (B, 3, T, H, W)) -> (B, t, h, w)`,
+`decode(codes, frames=T)`, `codebook_size`, `latent_shape(frames, H, W)`.
+Longer videos than the model was trained on are made with a sliding window over latent frames: the
+prompt is kept and the last t - 1 latent frames are re-prefilled as the context of each new frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vidtok.data.convert import to_tensor, to_uint8
+
+from .decode.forward import StaticForward
+from .decode.loop import decode_steps
+from .decode.schedules import make_schedule
+from .model.gpt import VidGPT
+
+
+@dataclass
+class Generation:
+    codes: torch.Tensor  # (B, latent frames, h, w)
+    videos: np.ndarray | None  # (B, T, H, W, 3) uint8; None when decode=False
+
+
+@dataclass
+class LatentFrame:
+    """A streamed latent frame, yielded as soon as all its codes exist."""
+
+    index: int
+    codes: torch.Tensor  # (B, h, w)
+    frames: np.ndarray | None  # (B, n, H, W, 3) uint8: the pixel frames this latent frame completes
+
+
+def _as_batch(x: Any, ndim: int, name: str, batch: int) -> torch.Tensor:
+    """uint8 array/tensor with `ndim` dims (one item, shared by all prompts) or ndim + 1 (one per prompt)."""
+    x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
+    if x.dtype != torch.uint8 or x.ndim not in (ndim, ndim + 1) or x.shape[-1] != 3:
+        raise ValueError(f"{name} must be uint8 with {ndim} or {ndim + 1} dims ending in 3 channels, "
+                         f"got {tuple(x.shape)} {x.dtype}")
+    if x.ndim == ndim:
+        x = x[None].expand(batch, *x.shape)
+    if x.shape[0] != batch:
+        raise ValueError(f"{name} has batch {x.shape[0]} but there are {batch} prompts")
+    return x
+
+
+class VideoGenerator:
+    """User-facing generation with a VidGPT and its stage-1 tokenizer."""
+
+    def __init__(self, gpt: VidGPT, tokenizer: Any, check: bool = True) -> None:
+        if check:
+            gpt.check_tokenizer(tokenizer)
+        self.gpt = gpt.eval()
+        self.tokenizer = tokenizer
+        self.forward = StaticForward(gpt)
+
+    @classmethod
+    def from_pretrained(cls, gpt_dir: str | Path, tokenizer: Any,
+                        device: str | torch.device = "cpu") -> "VideoGenerator":
+        """Load a VidGPT checkpoint folder; ValueError if `tokenizer` is not the one it was trained on."""
+        return cls(VidGPT.from_pretrained(gpt_dir, map_location=device), tokenizer)
+
+    # ------------------------------------------------------------------ geometry
+    def _size(self, given: torch.Tensor | None) -> tuple[int, int]:
+        ident = self.gpt.config.tokenizer or {}
+        if "height" in ident:
+            return int(ident["height"]), int(ident["width"])
+        if given is not None:
+            return int(given.shape[-3]), int(given.shape[-2])
+        raise ValueError("this checkpoint records no video size (vidgpt.json 'tokenizer'); pass image= or video=")
+
+    def _pixel_counts(self, frames: int, size: tuple[int, int]) -> list[int]:
+        """counts[k] = pixel frames covered by the first k latent frames (the last one capped at `frames`)."""
+        counts = [0]
+        for n in range(1, frames + 1):
+            k = int(self.tokenizer.latent_shape(n, *size)[0])
+            counts += [n] * (k + 1 - len(counts))
+            counts[k] = n
+        return counts
+
+    def _decode(self, codes: torch.Tensor, frames: int) -> np.ndarray:
+        with torch.no_grad():
+            return to_uint8(self.tokenizer.decode(codes, frames=frames))
+
+    # ------------------------------------------------------------------ generation
+    def generate(self, prompts: str | Sequence[str], frames: int | None = None, schedule: str = "raster",
+                 window: int = 1, frame_overlap: bool = True, cfg_scale: float = 1.0, temperature: float = 1.0,
+                 top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
+                 image: Any = None, video: Any = None, stream: bool = False, replace_standins: bool = True,
+                 decode: bool = True) -> Generation | Iterator[LatentFrame]:
+        """Generate one video per prompt.
+
+        frames: pixel frames (default: the trained length). image (H, W, 3) / (B, H, W, 3) uint8: the
+        first frame, encoded into the first latent frame. video (N, H, W, 3) / (B, N, H, W, 3) uint8:
+        the first N frames, continued. stream: return an iterator of LatentFrame, each yielded as soon
+        as complete. decode=False skips the tokenizer decoder (codes only).
+        """
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        if not prompts:
+            raise ValueError("prompts must be a non-empty string or list of strings")
+        if image is not None and video is not None:
+            raise ValueError("pass image= or video=, not both")
+        batch = len(prompts)
+        given = None
+        if image is not None:
+            given = _as_batch(image, 3, "image", batch)[:, None]
+        elif video is not None:
+            given = _as_batch(video, 4, "video", batch)
+        size = self._size(given)
+        ident = self.gpt.config.tokenizer or {}
+        frames = int(frames if frames is not None else ident.get("frames", 0))
+        if frames < 1:
+            raise ValueError("frames must be given (>= 1): this checkpoint records no trained length")
+        t, h, w = self.gpt.config.grid
+        latents, *latent_hw = (int(v) for v in self.tokenizer.latent_shape(frames, *size))
+        if tuple(latent_hw) != (h, w):
+            raise ValueError(f"{size[0]}x{size[1]} videos give a latent grid {tuple(latent_hw)}, "
+                             f"the GPT was trained on {(h, w)}")
+        counts = self._pixel_counts(frames, size)
+        known = self._encode_given(given, size, frames, counts)
+        device = self.gpt.device
+        generator = None if seed is None else torch.Generator(device=device).manual_seed(int(seed))
+        options = dict(
+            prompt_ids=self.gpt.encode_prompts(prompts),
+            null_prompt_ids=self.gpt.null_prompts(1) if cfg_scale != 1.0 else None,
+            cfg_scale=cfg_scale, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator,
+            replace_standins=replace_standins,
+        )
+        latent_iter = self._latent_frames(latents, known, schedule, window, frame_overlap, options)
+        if stream:
+            return self._stream(latent_iter, latents, counts, decode)
+        codes = torch.empty(batch, latents, h, w, dtype=torch.long, device=device)
+        for f, frame_codes in latent_iter:
+            codes[:, f] = frame_codes
+        return Generation(codes, self._decode(codes, frames) if decode else None)
+
+    def _encode_given(self, given: torch.Tensor | None, size: tuple[int, int], frames: int,
+                      counts: list[int]) -> torch.Tensor | None:
+        if given is None:
+            return None
+        n = given.shape[1]
+        if tuple(given.shape[2:4]) != size:
+            raise ValueError(f"given frames are {given.shape[2]}x{given.shape[3]}, the model makes {size[0]}x{size[1]}")
+        if n >= frames:
+            raise ValueError(f"{n} given frames leave nothing to generate for frames={frames}")
+        if n not in counts:
+            raise ValueError(f"{n} given frames do not fill whole latent frames; use one of {counts[1:-1]}")
+        x = torch.stack([to_tensor(v) for v in given.cpu().numpy()]).to(self.gpt.device)
+        with torch.no_grad():
+            return self.tokenizer.encode(x).to(self.gpt.device).long()
+
+    def _latent_frames(self, latents: int, known: torch.Tensor | None, schedule: str, window: int,
+                       frame_overlap: bool, options: dict) -> Iterator[tuple[int, torch.Tensor]]:
+        """Yield (latent frame index, codes (B, h, w)) in order, each as soon as it is complete."""
+        t, h, w = self.gpt.config.grid
+        prompt_ids = options.pop("prompt_ids")
+        batch = prompt_ids.shape[0]
+        codes = torch.empty(batch, latents, h, w, dtype=torch.long, device=self.gpt.device)
+        t0 = 0 if known is None else known.shape[1]
+        if known is not None:
+            codes[:, :t0] = known
+        for f in range(min(t0, latents)):
+            yield f, codes[:, f]
+        done = t0
+        # the first window, then one new latent frame per window slid by one frame
+        windows = [(0, min(latents, t))] + [(f - t + 1, f + 1) for f in range(t, latents)]
+        for lo, hi in windows:
+            if hi <= done:
+                continue  # entirely given
+            frames_in = hi - lo
+            left = [h * w] * frames_in  # codes still missing per frame of this window
+            for k in range(done - lo):
+                left[k] = 0
+            sched = make_schedule(schedule, frames_in, h, w, window, frame_overlap)
+            steps = decode_steps(self.gpt, prompt_ids, sched, known=codes[:, lo:done], latent_frames=frames_in,
+                                 forward=self.forward, **options)
+            flat = codes.view(batch, -1)[:, lo * h * w: hi * h * w]  # a view: writes land in `codes`
+            for positions, new in steps:
+                flat[:, positions] = new
+                for p in positions:
+                    left[p // (h * w)] -= 1
+                while done < hi and left[done - lo] == 0:
+                    yield done, codes[:, done].clone()
+                    done += 1
+
+    def _stream(self, latent_iter: Iterator[tuple[int, torch.Tensor]], latents: int, counts: list[int],
+                decode: bool) -> Iterator[LatentFrame]:
+        codes: list[torch.Tensor] = []
+        for f, frame_codes in latent_iter:
+            codes.append(frame_codes)
+            pixels = None
+            if decode:
+                lo, hi = counts[f], counts[f + 1]
+                pixels = self._decode(torch.stack(codes, dim=1), hi)[:, lo:hi]
+            yield LatentFrame(f, frame_codes, pixels)

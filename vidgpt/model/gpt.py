@@ -1,0 +1,193 @@
+"""VidGPT: a Llama over [prompt | BOV | video codes], predicting each code from everything before it.
+
+The backbone is a plain `transformers.LlamaForCausalLM` built from a config (never downloaded), so a
+checkpoint folder is its `save_pretrained` output plus vidgpt.json (layout + tokenizer identity) and
+prompt_tokenizer.json. Logits are only ever taken over the codebook rows of the output head: the model
+is never asked to emit text, BOV or PAD.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import LlamaForCausalLM
+
+from .config import Backbone, VidGPTConfig
+from .identity import check_tokenizer_identity
+from .presets import preset as preset_fields
+from .prompt import PromptTokenizer
+
+CONFIG_FILE = "vidgpt.json"
+PROMPT_FILE = "prompt_tokenizer.json"
+
+
+def corrupt_codes(codes: torch.Tensor, rate: float, codebook_size: int,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """Replace each code, independently with probability `rate`, by a uniformly random code.
+
+    Used on the *input* side only during training, so the model learns to continue from imperfect
+    context (its own samples at generation time) while still being scored on the clean targets.
+    """
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"context_noise must lie in [0, 1], got {rate}")
+    if rate == 0.0:
+        return codes
+    hit = torch.rand(codes.shape, generator=generator, device=codes.device) < rate
+    noise = torch.randint(0, codebook_size, codes.shape, generator=generator, device=codes.device)
+    return torch.where(hit, noise, codes)
+
+
+class VidGPT(nn.Module):
+    """Prompt-conditioned causal transformer over video codes."""
+
+    def __init__(self, config: VidGPTConfig, prompt_tokenizer: PromptTokenizer | None = None,
+                 llama: LlamaForCausalLM | None = None) -> None:
+        super().__init__()
+        if prompt_tokenizer is not None and prompt_tokenizer.vocab_size != config.text_vocab_size:
+            raise ValueError(
+                f"prompt tokenizer has {prompt_tokenizer.vocab_size} ids but config.text_vocab_size is "
+                f"{config.text_vocab_size}"
+            )
+        self.config = config
+        self.prompt_tokenizer = prompt_tokenizer
+        self.llama = llama if llama is not None else LlamaForCausalLM(config.llama_config())
+        if self.llama.config.vocab_size != config.vocab_size:
+            raise ValueError(f"backbone vocab {self.llama.config.vocab_size} != layout vocab {config.vocab_size}")
+
+    @classmethod
+    def build(cls, prompt_tokenizer: PromptTokenizer, grid: tuple[int, int, int], codebook_size: int,
+              prompt_length: int = 16, preset: str = "demo", tokenizer: dict[str, Any] | None = None,
+              **backbone: Any) -> "VidGPT":
+        """A randomly initialised model; `backbone` entries override the preset's fields."""
+        config = VidGPTConfig(
+            prompt_length=prompt_length,
+            grid=grid,
+            codebook_size=codebook_size,
+            text_vocab_size=prompt_tokenizer.vocab_size,
+            backbone=Backbone(**{**preset_fields(preset), **backbone}),
+            pad_id=prompt_tokenizer.pad_id,
+            tokenizer=tokenizer,
+        )
+        return cls(config, prompt_tokenizer)
+
+    # ---------------------------------------------------------------- token layout
+    def encode_prompts(self, texts: str | list[str]) -> torch.Tensor:
+        """Strings -> prompt ids (B, prompt_length) on the model's device."""
+        if self.prompt_tokenizer is None:
+            raise ValueError("this VidGPT has no prompt tokenizer; build it with one or load a checkpoint")
+        return self.prompt_tokenizer.encode(texts, self.config.prompt_length).to(self.device)
+
+    def null_prompts(self, batch: int) -> torch.Tensor:
+        """The all-PAD prompt: the unconditional input of classifier-free guidance."""
+        return torch.full((batch, self.config.prompt_length), self.config.pad_id, dtype=torch.long, device=self.device)
+
+    def check_prompts(self, prompt_ids: torch.Tensor) -> torch.Tensor:
+        c = self.config
+        if prompt_ids.ndim != 2 or prompt_ids.shape[1] != c.prompt_length:
+            raise ValueError(f"prompt_ids must be (B, {c.prompt_length}), got {tuple(prompt_ids.shape)}")
+        if prompt_ids.numel() and (prompt_ids.min() < 0 or prompt_ids.max() >= c.text_vocab_size):
+            raise ValueError(f"prompt ids must lie in [0, {c.text_vocab_size})")
+        return prompt_ids.long()
+
+    def flat_codes(self, codes: torch.Tensor) -> torch.Tensor:
+        """(B, t, h, w) on the trained grid, or (B, n) raster-order prefix with n <= t*h*w -> (B, n)."""
+        c = self.config
+        if codes.ndim == 4:
+            if tuple(codes.shape[1:]) != c.grid:
+                raise ValueError(f"codes grid {tuple(codes.shape[1:])} != the model's grid {c.grid}")
+            codes = codes.flatten(1)
+        if codes.ndim != 2 or codes.shape[1] > c.num_codes:
+            raise ValueError(f"codes must be (B, t, h, w) or (B, n<={c.num_codes}), got {tuple(codes.shape)}")
+        if codes.numel() and (codes.min() < 0 or codes.max() >= c.codebook_size):
+            raise ValueError(f"codes must lie in [0, {c.codebook_size}), got [{int(codes.min())}, {int(codes.max())}]")
+        return codes.long()
+
+    def input_ids(self, prompt_ids: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        """[prompt | BOV | codes + code_offset] as token ids (B, L + 1 + n)."""
+        prompt_ids, codes = self.check_prompts(prompt_ids), self.flat_codes(codes)
+        bov = torch.full_like(prompt_ids[:, :1], self.config.bov_id)
+        return torch.cat([prompt_ids, bov, codes + self.config.code_offset], dim=1)
+
+    # ---------------------------------------------------------------- forward passes
+    @property
+    def device(self) -> torch.device:
+        return self.llama.lm_head.weight.device
+
+    def code_head(self) -> torch.Tensor:
+        """The output-head rows of the codebook tokens: (codebook_size, hidden)."""
+        return self.llama.lm_head.weight[self.config.code_offset:]
+
+    def sequence_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Code logits (B, S, K) at every position of a token sequence starting at position 0.
+
+        `attention_mask`: optional bool (S, S) or (B, S, S), True = may attend; None = causal.
+        """
+        if attention_mask is not None:
+            s = input_ids.shape[1]
+            if attention_mask.shape[-2:] != (s, s) or attention_mask.ndim not in (2, 3):
+                raise ValueError(
+                    f"attention_mask must be (S, S) or (B, S, S) with S={s}, got {tuple(attention_mask.shape)}"
+                )
+            attention_mask = attention_mask.to(device=input_ids.device, dtype=torch.bool)
+            attention_mask = attention_mask.reshape(-1, 1, s, s)
+        hidden = self.llama.model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+        return F.linear(hidden, self.code_head())
+
+    def forward(self, prompt_ids: torch.Tensor, codes: torch.Tensor,
+                attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Teacher-forced logits (B, n, K): entry j predicts code j from the prompt and codes < j.
+
+        `attention_mask` (optional, bool (S, S), S = L + n): training-time visibility, e.g. from
+        `vidgpt.decode.plan.training_mask` to train for a diagonal schedule.
+        """
+        codes = self.flat_codes(codes)
+        ids = self.input_ids(prompt_ids, codes[:, :-1])  # the last code is only ever a target
+        return self.sequence_logits(ids, attention_mask)[:, self.config.prompt_length:]
+
+    def loss(self, prompt_ids: torch.Tensor, codes: torch.Tensor, context_noise: float = 0.0,
+             attention_mask: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Mean next-token cross-entropy over the video tokens.
+
+        `context_noise`: fraction of input codes replaced by random codes; targets stay clean.
+        """
+        codes = self.flat_codes(codes)
+        noisy = corrupt_codes(codes, context_noise, self.config.codebook_size, generator)
+        ids = self.input_ids(prompt_ids, noisy[:, :-1])
+        logits = self.sequence_logits(ids, attention_mask)[:, self.config.prompt_length:]
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), codes.reshape(-1))
+
+    # ---------------------------------------------------------------- checkpoints
+    def check_tokenizer(self, tokenizer: Any) -> None:
+        """Raise ValueError if `tokenizer` does not produce the codes this model was trained on."""
+        ident = self.config.tokenizer
+        if ident is not None:
+            check_tokenizer_identity(ident, tokenizer)
+        if int(tokenizer.codebook_size) != self.config.codebook_size:
+            raise ValueError(
+                f"tokenizer mismatch: codebook_size {tokenizer.codebook_size} != the GPT's {self.config.codebook_size}"
+            )
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write weights (safetensors) + config.json, vidgpt.json and prompt_tokenizer.json."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.llama.save_pretrained(directory)
+        self.config.save(directory / CONFIG_FILE)
+        if self.prompt_tokenizer is not None:
+            self.prompt_tokenizer.save(directory / PROMPT_FILE)
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> "VidGPT":
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise FileNotFoundError(f"VidGPT checkpoint folder not found: {directory}")
+        config = VidGPTConfig.load(directory / CONFIG_FILE)
+        prompt_file = directory / PROMPT_FILE
+        prompt_tokenizer = PromptTokenizer.load(prompt_file) if prompt_file.is_file() else None
+        llama = LlamaForCausalLM.from_pretrained(directory, attn_implementation="sdpa")
+        return cls(config, prompt_tokenizer, llama).to(map_location).eval()
