@@ -1,0 +1,11 @@
+"""The Hydra config tree, shipped as the package `vidgpt.conf` so installed commands find it.
+
+Importing it (Hydra does, to read the configs) registers the resolvers the configs use.
+"""
+
+from omegaconf import OmegaConf
+
+# `${first:${resume},runs/x/${now:...}}`: the first value that is set. oc.select can't do this: it
+# returns a key's None rather than its default.
+OmegaConf.register_new_resolver("first", lambda *values: next((v for v in values if v not in (None, "")), None),
+                                replace=True)
