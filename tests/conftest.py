@@ -7,3 +7,25 @@ synchronisation than they give (up to 20x slower under load). Benchmarks set the
 import torch
 
 torch.set_num_threads(1)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """A model folder (tokenizer/ + gpt/) with tiny random weights: what stage 2 exports, in miniature."""
+    from vidgpt.model import PromptTokenizer, VidGPT, tokenizer_identity
+    from vidtok.data.shapes import SPLITS, split_combinations
+    from vidtok.model import TokenizerConfig, VideoTokenizer
+
+    torch.manual_seed(0)
+    root = tmp_path_factory.mktemp("model")
+    tokenizer = VideoTokenizer(TokenizerConfig(channels=[8, 16], blocks=1, codebook_size=64)).eval()
+    tokenizer.save_pretrained(root / "tokenizer")
+    captions = [a.caption for s in SPLITS for a in split_combinations(s)]
+    prompt = PromptTokenizer.fit(captions, vocab_size=300)
+    gpt = VidGPT.build(prompt, tokenizer.latent_shape(9, 32, 32), tokenizer.codebook_size, prompt_length=12,
+                       preset="tiny", tokenizer=tokenizer_identity(tokenizer, 9, 32, 32))
+    gpt.save_pretrained(root / "gpt")
+    return root

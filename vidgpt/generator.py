@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from vidtok.data.convert import to_tensor, to_uint8
+from vidtok.model import VideoTokenizer
 
 from .decode.forward import StaticForward
 from .decode.loop import decode_steps
@@ -56,6 +57,10 @@ def _as_batch(x: Any, ndim: int, name: str, batch: int) -> torch.Tensor:
     return x
 
 
+# A model folder: what stage 2 exports and `generate` loads.
+MODEL_GPT, MODEL_TOKENIZER = "gpt", "tokenizer"
+
+
 class VideoGenerator:
     """User-facing generation with a VidGPT and its stage-1 tokenizer."""
 
@@ -67,9 +72,20 @@ class VideoGenerator:
         self.forward = StaticForward(gpt)
 
     @classmethod
-    def from_pretrained(cls, gpt_dir: str | Path, tokenizer: Any,
+    def from_pretrained(cls, path: str | Path, tokenizer: Any = None,
                         device: str | torch.device = "cpu") -> "VideoGenerator":
-        """Load a VidGPT checkpoint folder; ValueError if `tokenizer` is not the one it was trained on."""
+        """Load a model folder (``gpt/`` + ``tokenizer/``, as stage 2 writes) or a VidGPT folder plus a tokenizer.
+
+        ValueError if the tokenizer is not the one the GPT was trained on.
+        """
+        path = Path(path).expanduser()
+        if not path.is_dir():
+            raise FileNotFoundError(f"model folder not found: {path}")
+        if tokenizer is None:
+            if not (path / MODEL_TOKENIZER).is_dir():
+                raise FileNotFoundError(f"{path} has no {MODEL_TOKENIZER}/ folder: pass tokenizer= or a model folder")
+            tokenizer = VideoTokenizer.from_pretrained(path / MODEL_TOKENIZER).to(device).eval()
+        gpt_dir = path / MODEL_GPT if (path / MODEL_GPT).is_dir() else path
         return cls(VidGPT.from_pretrained(gpt_dir, map_location=device), tokenizer)
 
     # ------------------------------------------------------------------ geometry

@@ -1,0 +1,56 @@
+"""`vidgpt-generate`: prompts in, mp4 + gif + PNG contact sheets and a samples.jsonl manifest out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from vidgpt.cli.app import hydra_app
+from vidgpt.generator import VideoGenerator
+from vidgpt.samples import SampleOptions, generate_samples, load_first_frames, read_prompts_file
+
+# The shipped model lives inside the package so an installed command finds it.
+SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "pretrained" / "shapes"
+
+
+def model_folder(model: str | None) -> Path:
+    """The model folder to load: the one named, else the shipped one."""
+    if model:
+        path = Path(model).expanduser()
+        if not path.is_dir():
+            raise FileNotFoundError(f"model={model}: no such folder")
+        return path
+    if not (SHIPPED_MODEL / "gpt").is_dir():
+        raise FileNotFoundError(
+            f"model= not given and no shipped model at {SHIPPED_MODEL}: train one (README, 'Training') and pass model=<run folder>"
+        )
+    return SHIPPED_MODEL
+
+
+def generate(cfg: DictConfig) -> list[dict]:
+    prompts = read_prompts_file(cfg.prompts_file, cfg.max_prompt_chars) if cfg.prompts_file else [str(cfg.prompt)]
+    generator = VideoGenerator.from_pretrained(model_folder(cfg.model), device=cfg.device)
+    size = int((generator.gpt.config.tokenizer or {}).get("height", 64))
+    image = load_first_frames(cfg.image, size) if cfg.image else None
+    video = load_first_frames(cfg.video, size, frames=int(cfg.given_frames)) if cfg.video else None
+    options = SampleOptions(
+        frames=cfg.frames, schedule=cfg.schedule, window=cfg.window, frame_overlap=cfg.frame_overlap,
+        cfg_scale=cfg.cfg_scale, temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p,
+        extra={k: cfg[k] for k in ("image", "video") if cfg[k]},
+    )
+    records = generate_samples(
+        generator, prompts, cfg.out_dir, options, samples=cfg.samples, seed=cfg.seed, batch_size=cfg.batch_size,
+        formats=list(cfg.formats), image=image, video=video,
+    )
+    out = Path(cfg.out_dir)
+    for r in records:
+        print(f"{r['prompt']!r} (seed {r['seed']}): " + ", ".join(str(out / f) for f in r["files"]))
+    print(f"manifest: {out / 'samples.jsonl'}")
+    return records
+
+
+main = hydra_app("generate")(generate)
+
+if __name__ == "__main__":
+    main()

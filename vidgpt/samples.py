@@ -1,0 +1,173 @@
+"""Generate samples to a folder: media files per sample plus a ``samples.jsonl`` manifest.
+
+A sample's manifest line is written only after all its files are complete (each file is itself
+written atomically), so an interrupted run never leaves a sample that looks finished but isn't.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from PIL import Image
+
+from vidtok.data.clips import resize_crop
+from vidtok.io import read_video, write_contact_sheet, write_video
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "samples.jsonl"
+FORMATS = ("mp4", "gif", "png", "webm")
+
+
+@dataclass
+class SampleOptions:
+    """Decoding settings shared by every sample of a run (recorded in each manifest line)."""
+
+    frames: int | None = None
+    schedule: str = "diagonal"
+    window: int = 2
+    frame_overlap: bool = True
+    cfg_scale: float = 3.0
+    temperature: float = 1.0
+    top_k: int | None = 100
+    top_p: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def generate_kwargs(self) -> dict[str, Any]:
+        return dict(frames=self.frames, schedule=self.schedule, window=self.window, frame_overlap=self.frame_overlap,
+                    cfg_scale=self.cfg_scale, temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
+
+
+def read_prompts_file(path: str | Path, max_chars: int = 300) -> list[str]:
+    """Prompts, one per line. A blank or over-long line is an error naming the line."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"prompts_file not found: {path}")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        raise ValueError(f"prompts_file {path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    prompts = []
+    for number, line in enumerate(lines, 1):
+        text = line.strip()
+        if not text:
+            raise ValueError(f"prompts_file {path}:{number}: blank line (write one prompt per line)")
+        if len(text) > max_chars:
+            raise ValueError(f"prompts_file {path}:{number}: prompt of {len(text)} characters (limit {max_chars})")
+        prompts.append(text)
+    if not prompts:
+        raise ValueError(f"prompts_file {path}: no prompts")
+    return prompts
+
+
+def load_first_frames(path: str | Path, size: int, frames: int | None = None) -> np.ndarray:
+    """The first ``frames`` frames (or, with None, the image) at ``path`` as uint8, resized to ``size``."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"not found: {path}")
+    if path.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".webp") and path.is_file():
+        try:
+            video = np.asarray(Image.open(path).convert("RGB"))[None]
+        except OSError as e:
+            raise ValueError(f"cannot read image {path}: {e}") from None
+    else:
+        video = read_video(path, end=frames or 1)
+    if frames is not None and len(video) < frames:
+        raise ValueError(f"{path} has {len(video)} frames, {frames} are needed")
+    if video.shape[1:3] != (size, size):
+        log.warning("%s is %dx%d: resized and centre-cropped to %dx%d", path, video.shape[2], video.shape[1], size, size)
+        video = resize_crop(video, size)
+    return video if frames is not None else video[0]
+
+
+def check_writable(out_dir: str | Path) -> Path:
+    """Create ``out_dir`` and prove it writable now, before minutes of generation."""
+    out_dir = Path(out_dir).expanduser()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise PermissionError(f"output folder {out_dir} is not writable: {e.strerror or e}") from None
+    return out_dir
+
+
+def sample_stem(index: int, prompt: str, seed: int) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "_", prompt.lower()).strip("_")[:60] or "unconditional"
+    return f"{index:03d}_{slug}_s{seed}"
+
+
+def generate_samples(
+    generator: Any,
+    prompts: Sequence[str],
+    out_dir: str | Path,
+    options: SampleOptions,
+    samples: int = 1,
+    seed: int = 0,
+    batch_size: int = 8,
+    formats: Sequence[str] = ("mp4", "gif", "png"),
+    image: np.ndarray | None = None,
+    video: np.ndarray | None = None,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Generate ``samples`` videos per prompt into ``out_dir``; returns the manifest records.
+
+    Sample ``i`` of every prompt uses seed ``seed + i`` (prompts batched together share it), so any
+    sample can be regenerated alone from its manifest line.
+    """
+    unknown = set(formats) - set(FORMATS)
+    if unknown:
+        raise ValueError(f"formats: unknown {sorted(unknown)}; choose from {list(FORMATS)}")
+    if samples < 1 or batch_size < 1:
+        raise ValueError(f"samples={samples} and batch_size={batch_size} must be >= 1")
+    out_dir = check_writable(out_dir)
+    jobs = [(i, p, seed + i) for i in range(samples) for p in prompts]
+    manifest_path = out_dir / MANIFEST
+    # Continue numbering after an earlier run's samples in the same folder instead of overwriting them.
+    index = sum(1 for _ in open(manifest_path, encoding="utf-8")) if manifest_path.exists() else 0
+    records = []
+    from tqdm import tqdm  # noqa: PLC0415
+
+    bar = tqdm(total=len(jobs), desc="generate", unit="video", disable=not progress)
+    with open(manifest_path, "a", encoding="utf-8") as manifest:
+        for s in range(samples):
+            batch_jobs = [j for j in jobs if j[0] == s]
+            for start in range(0, len(batch_jobs), batch_size):
+                chunk = batch_jobs[start:start + batch_size]
+                t0 = time.perf_counter()
+                result = generator.generate([p for _, p, _ in chunk], seed=chunk[0][2], image=image, video=video,
+                                            **options.generate_kwargs())
+                seconds = (time.perf_counter() - t0) / len(chunk)
+                for (_, prompt, sample_seed), frames in zip(chunk, result.videos):
+                    stem = out_dir / sample_stem(index, prompt, sample_seed)
+                    files = [_write(stem, fmt, frames) for fmt in formats]
+                    record = dict(prompt=prompt, seed=sample_seed, file=files[0].name,
+                                  files=[f.name for f in files], seconds=round(seconds, 3), **_settings(options))
+                    record["frames"] = int(frames.shape[0])
+                    manifest.write(json.dumps(record) + "\n")
+                    manifest.flush()
+                    records.append(record)
+                    index += 1
+                    bar.update(1)
+    bar.close()
+    return records
+
+
+def _write(stem: Path, fmt: str, frames: np.ndarray) -> Path:
+    path = stem.with_suffix(f".{fmt}")
+    return write_contact_sheet(path, frames) if fmt == "png" else write_video(path, frames)
+
+
+def _settings(options: SampleOptions) -> dict[str, Any]:
+    d = options.generate_kwargs()
+    d.update(options.extra)
+    return d
