@@ -19,7 +19,7 @@ CONFIG_PATH = "pkg://vidgpt.conf"
 
 # Exceptions that mean "the input is wrong", not "the program is wrong".
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, PermissionError, NotADirectoryError,
-               IsADirectoryError, KeyError, TypeError)
+               IsADirectoryError, KeyError, TypeError, FloatingPointError)
 
 
 def hydra_app(config_name: str) -> Callable[[Callable[[DictConfig], object]], Callable[[], None]]:

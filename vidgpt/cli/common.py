@@ -1,0 +1,33 @@
+"""Small pieces the training commands share: the run folder, datasets and Trainer from a config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from vidgpt.cli.trainer import build_trainer
+
+
+def run_dir() -> Path:
+    """This launch's run folder (the old one when resuming: see `hydra.run.dir` in the configs)."""
+    return Path(HydraConfig.get().runtime.output_dir)
+
+
+def dataset(node: Any) -> Any:
+    """A dataset config (`_target_`), a path string (token shards), or None."""
+    if node is None or isinstance(node, str):
+        return node
+    if isinstance(node, DictConfig) and "_target_" in node:
+        return instantiate(node)
+    raise ValueError(f"data: expected a dataset config with _target_ or a path, got {OmegaConf.to_yaml(node)!r}")
+
+
+def trainer_from_config(cfg: DictConfig, run: Path) -> L.Trainer:
+    """The Lightning Trainer of `cfg.trainer` (nested `_target_`s such as an FSDP strategy built)."""
+    kwargs = instantiate(cfg.trainer, _convert_="all")
+    return build_trainer(kwargs, run, checkpoint_every_n_steps=cfg.checkpoint_every_n_steps)

@@ -1,0 +1,32 @@
+"""`vidgpt-pretokenize`: a dataset split -> token shards + captions on disk, for stage 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from vidgpt.cli.app import hydra_app
+from vidgpt.cli.common import dataset
+from vidgpt.train.pretokenize import pretokenize
+from vidtok.model import VideoTokenizer
+
+
+def run(cfg: DictConfig) -> Path:
+    if cfg.split not in ("train", "val"):
+        raise ValueError(f"split={cfg.split}: expected train or val")
+    if cfg.data[cfg.split] is None:
+        raise ValueError(f"split={cfg.split}: the data config has no {cfg.split} dataset")
+    tokenizer = VideoTokenizer.from_pretrained(cfg.tokenizer_dir)
+    result = pretokenize(
+        dataset(cfg.data[cfg.split]), tokenizer, cfg.out_dir, shard_size=cfg.shard_size, batch_size=cfg.batch_size,
+        rank=(int(cfg.rank), int(cfg.num_ranks)), num_workers=cfg.data.num_workers, device=cfg.device,
+    )
+    print(f"{cfg.out_dir}: {len(result.written)} shards written, {len(result.skipped)} already complete")
+    return Path(cfg.out_dir)
+
+
+main = hydra_app("pretokenize")(run)
+
+if __name__ == "__main__":
+    main()

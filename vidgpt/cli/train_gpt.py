@@ -1,0 +1,53 @@
+"""`vidgpt-train`: stage 2, the prompt-conditioned GPT on a stage-1 tokenizer's codes.
+
+The run folder becomes a complete model folder: ``gpt/`` (exported during and after training) and a
+copy of the stage-1 ``tokenizer/``, so ``vidgpt-generate model=<run folder>`` needs nothing else.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import lightning as L
+from omegaconf import DictConfig, OmegaConf
+
+from vidgpt.cli.app import hydra_app
+from vidgpt.cli.common import dataset, run_dir, trainer_from_config
+from vidgpt.cli.runs import resume_checkpoint
+from vidgpt.generator import MODEL_TOKENIZER
+from vidgpt.train.fit import train_gpt
+
+
+def train(cfg: DictConfig) -> Path:
+    run = run_dir()
+    tokenizer_dir = Path(cfg.tokenizer_dir).expanduser()
+    if not (tokenizer_dir / "config.json").is_file():
+        raise FileNotFoundError(f"tokenizer_dir={cfg.tokenizer_dir}: not a tokenizer folder (no config.json)")
+    ckpt = resume_checkpoint(cfg.resume)
+    L.seed_everything(cfg.seed, workers=True)
+    shutil.copytree(tokenizer_dir, run / MODEL_TOKENIZER, dirs_exist_ok=True)
+    train_gpt(
+        tokenizer_dir,
+        dataset(cfg.data.train),
+        run,
+        val_data=dataset(cfg.data.val),
+        preset=cfg.gpt.preset,
+        backbone=OmegaConf.to_container(cfg.gpt.backbone),
+        prompt_length=cfg.gpt.prompt_length,
+        text_vocab_size=cfg.gpt.text_vocab_size,
+        batch_size=cfg.data.batch_size,
+        num_workers=cfg.data.num_workers,
+        module=OmegaConf.to_container(cfg.recipe),
+        trainer=trainer_from_config(cfg, run),
+        ckpt_path=ckpt,
+        export_every_n_steps=cfg.export_every_n_steps,
+    )
+    print(f"model folder: {run}  (generate with: vidgpt-generate model={run})")
+    return run
+
+
+main = hydra_app("train_gpt")(train)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Exporting the trained network as a self-describing `save_pretrained` folder, atomically.
+
+The folder is written beside its target and swapped in with renames, so a reader (or a run killed
+mid-export) never finds a half-written `gpt/`: it sees the previous export or the new one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback
+
+
+def export_pretrained(model, directory: str | Path) -> Path:
+    """`model.save_pretrained` into `directory`, replacing any previous export in one rename."""
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = directory.with_name(f".{directory.name}.tmp-{os.getpid()}")
+    old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    if directory.exists():
+        os.replace(directory, old)
+    os.replace(tmp, directory)
+    shutil.rmtree(old, ignore_errors=True)
+    return directory
+
+
+class ExportCallback(Callback):
+    """Export `pl_module.model` to `directory` every `every_n_steps` optimizer steps and when training ends.
+
+    A run stopped by an error (e.g. a NaN loss) does not export at its end: the last export stays the last good one.
+    """
+
+    def __init__(self, directory: str | Path, every_n_steps: int | None = None) -> None:
+        if every_n_steps is not None and every_n_steps < 1:
+            raise ValueError(f"export every_n_steps must be >= 1 or None, got {every_n_steps}")
+        self.directory = Path(directory)
+        self.every_n_steps = every_n_steps
+        self._exported_step = -1
+
+    def _export(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.is_global_zero and trainer.global_step != self._exported_step:
+            export_pretrained(pl_module.model, self.directory)
+            self._exported_step = trainer.global_step
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args) -> None:
+        step = trainer.global_step
+        if self.every_n_steps and step > 0 and step % self.every_n_steps == 0:
+            self._export(trainer, pl_module)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._export(trainer, pl_module)

@@ -1,0 +1,130 @@
+"""`train_gpt`: the plain stage-2 entry point (the Hydra CLI only builds its arguments and calls it).
+
+Stage 1 is named by one path, `tokenizer_dir`; the GPT records that tokenizer's identity, so nothing
+else about stage 1 needs configuring. Training data is either a token-shard folder (pre-tokenized) or a
+dataset of {"video", "caption"} items (encoded on the fly by the frozen tokenizer).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from vidgpt.model import PromptTokenizer, VidGPT, tokenizer_identity
+from vidgpt.train.batches import GPTCollate
+from vidgpt.train.export import ExportCallback
+from vidgpt.train.fingerprint import check_trained_on, tokenizer_fingerprint
+from vidgpt.train.module import GPTModule, model_from_checkpoint
+from vidgpt.train.shards import TokenShardDataset
+from vidtok.model import VideoTokenizer
+
+log = logging.getLogger(__name__)
+EXPORT_NAME = "gpt"
+
+
+def train_gpt(
+    tokenizer_dir: str | Path,
+    train_data: Dataset | str | Path,
+    out_dir: str | Path,
+    *,
+    val_data: Dataset | str | Path | None = None,
+    preset: str = "demo",
+    backbone: dict[str, Any] | None = None,
+    prompt_length: int = 16,
+    text_vocab_size: int = 512,
+    captions: Iterable[str] | None = None,
+    batch_size: int = 16,
+    num_workers: int = 0,
+    module: dict[str, Any] | None = None,
+    trainer: L.Trainer | dict[str, Any] | None = None,
+    ckpt_path: str | Path | None = None,
+    export_every_n_steps: int | None = None,
+) -> VidGPT:
+    """Train a VidGPT on `tokenizer_dir`'s codes and export it to `out_dir / "gpt"`; returns the model.
+
+    - `train_data` / `val_data`: a token-shard folder from `pretokenize`, or a {"video", "caption"} dataset.
+    - The prompt tokenizer is fitted on `captions` (default: every training caption; for the Shapes world
+      the captions of all training combinations), with at most `text_vocab_size` ids.
+    - `preset` names the backbone size (`vidgpt.model.PRESETS`); `backbone` overrides single fields.
+    - `module`: `GPTModule` options (lr, warmup_steps, prompt_dropout, context_noise, ...).
+    - `trainer`: a Lightning Trainer, or the keyword arguments for one.
+    - `ckpt_path`: a Lightning checkpoint of an earlier run to resume (network rebuilt from it).
+    - `export_every_n_steps`: also export periodically (each export replaces the last atomically).
+    """
+    tokenizer = VideoTokenizer.from_pretrained(tokenizer_dir)
+    train_ds = _as_dataset(train_data, tokenizer, "train_data")
+    val_ds = _as_dataset(val_data, tokenizer, "val_data") if val_data is not None else None
+    on_the_fly = any(ds is not None and not isinstance(ds, TokenShardDataset) for ds in (train_ds, val_ds))
+    frames, height, width = _video_shape(train_ds)
+
+    if ckpt_path is not None:
+        model = model_from_checkpoint(ckpt_path)
+        check_trained_on(model, tokenizer)
+    else:
+        prompt = PromptTokenizer.fit(list(captions) if captions is not None else dataset_captions(train_ds),
+                                     vocab_size=text_vocab_size)
+        identity = tokenizer_identity(tokenizer, frames, height, width)
+        identity["fingerprint"] = identity["fingerprint"] or tokenizer_fingerprint(tokenizer)
+        model = VidGPT.build(prompt, tokenizer.latent_shape(frames, height, width), tokenizer.codebook_size,
+                             prompt_length=prompt_length, preset=preset, tokenizer=identity, **(backbone or {}))
+    if tuple(model.config.grid) != tuple(tokenizer.latent_shape(frames, height, width)):
+        raise ValueError(
+            f"train_data gives code grid {tokenizer.latent_shape(frames, height, width)}, the model's is {model.config.grid}"
+        )
+    pl_module = GPTModule(model, tokenizer if on_the_fly else None, **(module or {}))
+
+    collate = GPTCollate(model.prompt_tokenizer, model.config.prompt_length)
+    loader = lambda ds, shuffle: DataLoader(  # noqa: E731
+        ds, batch_size=batch_size, shuffle=shuffle, drop_last=shuffle, num_workers=num_workers,
+        collate_fn=collate, persistent_workers=num_workers > 0, pin_memory=torch.cuda.is_available(),
+    )
+    if trainer is None or isinstance(trainer, dict):
+        trainer = L.Trainer(**(trainer or {}))
+    if not any(isinstance(cb, ExportCallback) for cb in trainer.callbacks):
+        trainer.callbacks.append(ExportCallback(Path(out_dir) / EXPORT_NAME, export_every_n_steps))
+    trainer.fit(
+        pl_module,
+        train_dataloaders=loader(train_ds, True),
+        val_dataloaders=loader(val_ds, False) if val_ds is not None else None,
+        ckpt_path=str(ckpt_path) if ckpt_path is not None else None,
+    )
+    return model
+
+
+def _as_dataset(data: Dataset | str | Path, tokenizer: VideoTokenizer, name: str) -> Dataset:
+    if isinstance(data, (str, Path)):
+        return TokenShardDataset(data, tokenizer)
+    if not isinstance(data, Dataset):
+        raise ValueError(f"{name} must be a token-shard folder or a torch Dataset, got {type(data).__name__}")
+    if len(data) < 1:
+        raise ValueError(f"{name} is empty")
+    return data
+
+
+def _video_shape(ds: Dataset) -> tuple[int, int, int]:
+    if isinstance(ds, TokenShardDataset):
+        return ds.video_shape
+    item = ds[0]
+    if "video" not in item:
+        raise ValueError(f"dataset items need 'video' and 'caption' keys, got {sorted(item)}")
+    return tuple(int(s) for s in item["video"].shape[1:])
+
+
+def dataset_captions(ds: Dataset) -> list[str]:
+    """Every caption of a training dataset, cheaply where possible (shards hold them; Shapes enumerates them)."""
+    if isinstance(ds, TokenShardDataset):
+        return list(ds.captions)
+    if hasattr(ds, "captions"):
+        return list(ds.captions)
+    from vidtok.data.shapes import ShapesDataset, split_combinations
+
+    if isinstance(ds, ShapesDataset):
+        return [a.caption for a in split_combinations(ds.split)]
+    log.warning("fitting the prompt tokenizer by reading all %d items of %s", len(ds), type(ds).__name__)
+    return [str(ds[i]["caption"]) for i in range(len(ds))]

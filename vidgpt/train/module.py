@@ -1,0 +1,185 @@
+"""`GPTModule`: the stage-2 training recipe around a `VidGPT` (which itself knows nothing of Lightning).
+
+Per training step: codes (from the batch, or encoded on the fly by the frozen tokenizer) -> prompt dropout
+(CFG's null prompt) -> context noise on the *input* codes only -> next-code cross-entropy against the clean
+codes. AdamW with per-step warm-up + cosine; gradient clipping and precision come from the Trainer.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from tokenizers import Tokenizer
+from torch import nn
+
+from vidgpt.model import PromptTokenizer, VidGPT, VidGPTConfig, corrupt_codes
+from vidgpt.train.batches import drop_prompts, encode_frozen
+from vidgpt.train.fingerprint import check_trained_on
+from vidgpt.train.schedule import warmup_cosine
+
+CHECKPOINT_KEY = "vidgpt"  # where a Lightning checkpoint keeps what rebuilds the network (config + prompt tokenizer)
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss or the gradient norm became NaN/inf; training stops rather than corrupt the weights."""
+
+
+class GPTModule(L.LightningModule):
+    """Trains `model` on batches {"prompt_ids", "codes"} or {"prompt_ids", "video"} (see `batches.GPTCollate`).
+
+    `tokenizer`: the frozen stage-1 tokenizer, only for on-the-fly training from videos; it is kept out of
+    the state dict and the optimizer. `total_steps`: length of the cosine (default: the Trainer's
+    estimated optimizer steps). `fused`: AdamW's fused kernel (default: on CUDA and CPU).
+    """
+
+    def __init__(
+        self,
+        model: VidGPT,
+        tokenizer: nn.Module | None = None,
+        lr: float = 3e-4,
+        weight_decay: float = 0.1,
+        betas: tuple[float, float] = (0.9, 0.95),
+        warmup_steps: int = 100,
+        total_steps: int | None = None,
+        min_lr_ratio: float = 0.1,
+        prompt_dropout: float = 0.1,
+        context_noise: float = 0.0,
+        fused: bool | None = None,
+    ) -> None:
+        super().__init__()
+        for name, value in (("prompt_dropout", prompt_dropout), ("context_noise", context_noise)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must lie in [0, 1], got {value}")
+        self.save_hyperparameters(ignore=["model", "tokenizer"])
+        self.model = model
+        if tokenizer is not None:
+            check_trained_on(model, tokenizer)
+            tokenizer.requires_grad_(False).eval()
+        # a tuple, not an attribute nn.Module would register: the frozen tokenizer is no part of the checkpoint
+        self._frozen = (tokenizer,) if tokenizer is not None else ()
+        self._last_step_time: float | None = None
+
+    @property
+    def tokenizer(self) -> nn.Module | None:
+        return self._frozen[0] if self._frozen else None
+
+    # ---------------------------------------------------------------- steps
+    def batch_codes(self, batch: dict) -> torch.Tensor:
+        """The batch's codes (B, t, h, w): given, or encoded from its videos by the frozen tokenizer."""
+        if "codes" in batch:
+            return batch["codes"]
+        if self.tokenizer is None:
+            raise ValueError("batch holds videos but GPTModule has no tokenizer: pass tokenizer= or use token shards")
+        tok = self.tokenizer
+        if next(tok.parameters()).device != self.device:
+            tok.to(self.device)
+        return encode_frozen(tok, batch["video"])
+
+    def loss_and_accuracy(
+        self, prompt_ids: torch.Tensor, codes: torch.Tensor, context_noise: float = 0.0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cross-entropy and top-1 accuracy of the next code, with `context_noise` on the inputs only."""
+        targets = self.model.flat_codes(codes)
+        inputs = corrupt_codes(targets, context_noise, self.model.config.codebook_size)
+        logits = self.model(prompt_ids, inputs)  # logits j see inputs < j only, so targets never leak in
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
+        accuracy = (logits.detach().argmax(-1) == targets).float().mean()
+        return loss, accuracy
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        codes = self.batch_codes(batch)
+        prompt_ids = drop_prompts(batch["prompt_ids"], self.hparams.prompt_dropout, self.model.config.pad_id)
+        loss, accuracy = self.loss_and_accuracy(prompt_ids, codes, self.hparams.context_noise)
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(
+                f"training loss is {loss.item()} at step {self.global_step} (epoch {self.current_epoch}, "
+                f"batch {batch_idx}); stopped: the last checkpoint written before this step is the last good one"
+            )
+        b = codes.shape[0]
+        self.log("train/loss", loss, prog_bar=True, batch_size=b)
+        self.log("train/acc", accuracy, batch_size=b)
+        self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"], batch_size=b)
+        now = time.perf_counter()
+        if self._last_step_time is not None:
+            tokens = batch["prompt_ids"].numel() + codes.numel()  # sequence positions this step
+            self.log("train/tokens_per_s", tokens / (now - self._last_step_time), batch_size=b)
+        self._last_step_time = now
+        return loss
+
+    def on_train_epoch_start(self) -> None:
+        self._last_step_time = None  # the gap over validation / epoch end is no training step
+
+    def on_validation_end(self) -> None:
+        self._last_step_time = None
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        loss, accuracy = self.loss_and_accuracy(batch["prompt_ids"], self.batch_codes(batch))
+        b = batch["prompt_ids"].shape[0]
+        self.log("val/loss", loss, prog_bar=True, sync_dist=True, batch_size=b)
+        self.log("val/acc", accuracy, sync_dist=True, batch_size=b)
+
+    # ---------------------------------------------------------------- optimisation
+    def configure_optimizers(self) -> dict:
+        hp = self.hparams
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        # decay matrices and embeddings, not gains/biases (nanoGPT's split)
+        groups = [
+            {"params": [p for p in params if p.ndim >= 2], "weight_decay": hp.weight_decay},
+            {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+        ]
+        # the fused kernel: one pass over all parameters (also on CPU, where it beats foreach; tools/bench_train.py)
+        fused = hp.fused if hp.fused is not None else self.device.type in ("cuda", "cpu")
+        optimizer = torch.optim.AdamW(groups, lr=hp.lr, betas=tuple(hp.betas), fused=fused or None)
+        total = hp.total_steps or self.trainer.estimated_stepping_batches
+        if not 0 < total < float("inf"):
+            raise ValueError("GPTModule needs total_steps (or a Trainer with max_steps / max_epochs) for its LR schedule")
+        warmup, floor = hp.warmup_steps, hp.min_lr_ratio
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: warmup_cosine(step, warmup, int(total), floor)
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def configure_gradient_clipping(
+        self, optimizer: torch.optim.Optimizer, gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str | None = None,
+    ) -> None:
+        if not gradient_clip_val or gradient_clip_algorithm == "value":
+            return super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), gradient_clip_val)
+        self.log("train/grad_norm", norm)
+        scaler = getattr(self.trainer.precision_plugin, "scaler", None)
+        if scaler is None and not torch.isfinite(norm):  # fp16's GradScaler skips such steps by itself
+            raise NonFiniteLossError(
+                f"gradient norm is {norm.item()} at step {self.global_step}; stopped: the last checkpoint "
+                "written before this step is the last good one"
+            )
+
+    # ---------------------------------------------------------------- checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        prompt = self.model.prompt_tokenizer
+        checkpoint[CHECKPOINT_KEY] = {
+            "config": self.model.config.to_dict(),
+            "prompt_tokenizer": prompt.tokenizer.to_str() if prompt is not None else None,
+        }
+
+
+def model_from_checkpoint(path: str | Path) -> VidGPT:
+    """Rebuild the `VidGPT` (config, prompt tokenizer and weights) from a `GPTModule` Lightning checkpoint."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    if CHECKPOINT_KEY not in ckpt:
+        raise ValueError(f"{path} is not a GPTModule checkpoint (no {CHECKPOINT_KEY!r} entry)")
+    saved = ckpt[CHECKPOINT_KEY]
+    prompt = saved["prompt_tokenizer"]
+    prompt = PromptTokenizer(Tokenizer.from_str(prompt)) if prompt is not None else None
+    model = VidGPT(VidGPTConfig.from_dict(saved["config"], source=str(path)), prompt)
+    state = {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
+    model.load_state_dict(state)
+    return model
