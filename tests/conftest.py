@@ -25,7 +25,7 @@ def tiny_model_dir(tmp_path_factory):
     tokenizer.save_pretrained(root / "tokenizer")
     captions = [a.caption for s in SPLITS for a in split_combinations(s)]
     prompt = PromptTokenizer.fit(captions, vocab_size=300)
-    gpt = VidGPT.build(prompt, tokenizer.latent_shape(9, 32, 32), tokenizer.codebook_size, prompt_length=12,
+    gpt = VidGPT.build(prompt, tokenizer.latent_shape(9, 32, 32), tokenizer.codebook_size, prompt_length=16,
                        preset="tiny", tokenizer=tokenizer_identity(tokenizer, 9, 32, 32))
     gpt.save_pretrained(root / "gpt")
     return root

@@ -1,0 +1,46 @@
+"""`vidgpt-evaluate`: Shapes prompt following, temporal quality and distribution distance, as a report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from vidgpt.cli.app import hydra_app
+from vidgpt.cli.generate import model_folder
+from vidgpt.evaluate import evaluate_generator
+from vidgpt.generator import VideoGenerator
+from vidtok.eval.evaluate import evaluate_folder
+from vidtok.eval.report import write_report
+
+
+def evaluate(cfg: DictConfig) -> dict:
+    if cfg.folder:
+        results = {"videos": evaluate_folder(cfg.folder, cfg.manifest)}
+    else:
+        generator = VideoGenerator.from_pretrained(model_folder(cfg.model), device=cfg.device)
+        schedules = [
+            dict(schedule=s, window=cfg.window, frame_overlap=cfg.frame_overlap, cfg_scale=cfg.cfg_scale,
+                 temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p, frames=cfg.frames)
+            for s in cfg.schedules
+        ]
+        results = evaluate_generator(generator, list(cfg.splits), cfg.per_split, schedules, cfg.batch_size, cfg.seed,
+                                     frechet=cfg.frechet, i3d_path=cfg.i3d)
+    label, main_result = next(iter(results.items()))
+    paths = write_report(main_result, cfg.out_dir, title=f"Evaluation ({label})",
+                         compare=results if len(results) > 1 else None)
+    for name, result in results.items():
+        acc = {s: g["accuracy"]["all"] for s, g in result["splits"].items()}
+        print(f"{name}: all-attributes accuracy " + ", ".join(f"{s} {_pct(a)}" for s, a in acc.items()))
+    print(f"report: {paths['markdown']}")
+    return results
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+main = hydra_app("evaluate")(evaluate)
+
+if __name__ == "__main__":
+    main()
