@@ -203,6 +203,16 @@ def test_random_start_is_deterministic_and_stride_applies(video_folder: Path):
     assert len(starts) > 1  # different indices start at different frames
 
 
+def test_random_start_without_seed_varies_per_read_and_follows_torch(video_folder: Path):
+    ds = FolderDataset(video_folder / "sub", frames=5, size=24, seed=None)  # good.webm (30) + frames (18)
+    webm = [Path(v.path).name for v in ds.videos].index("good.webm")
+    torch.manual_seed(0)
+    first = [ds[webm]["video"] for _ in range(6)]
+    assert len({float(v.sum()) for v in first}) > 1  # the same index, other clips: epochs differ
+    torch.manual_seed(0)
+    assert all(torch.equal(a, ds[webm]["video"]) for a in first)  # and reproducible
+
+
 def test_manifests_jsonl_and_csv(video_folder: Path, tmp_path: Path):
     jsonl = video_folder / "captions.jsonl"
     jsonl.write_text('{"path": "good.mp4", "caption": "from jsonl"}\n\n{"path": "sub/good.webm", "caption": "webm"}\n')

@@ -183,23 +183,25 @@ def test_range_and_stride_equal_slicing(tmp_path: Path, name: str):
     assert read_video(path, 70).shape == (0, 16, 16, 3)
 
 
-def short_gop_mp4(path: Path, video: np.ndarray) -> Path:
-    """H.264 with a keyframe every 8 frames and B-frames: a seek lands mid-file, frames come out reordered."""
+def short_gop_video(path: Path, video: np.ndarray) -> Path:
+    """A keyframe every 8 frames and B-frames: a seek lands mid-file, frames come out reordered.
+
+    H.264 in mp4; MPEG-4 part 2 in AVI, whose first frame shows at timestamp 1, not 0."""
     with av.open(str(path), "w") as c:
-        s = c.add_stream("libx264", rate=25)
+        s = c.add_stream("mpeg4" if path.suffix == ".avi" else "libx264", rate=25)
         s.width, s.height, s.pix_fmt = video.shape[2], video.shape[1], "yuv420p"
-        s.options = {"g": "8", "bf": "2", "crf": "10"}
+        s.options = {"g": "8", "bf": "2", "b": "4M"} if path.suffix == ".avi" else {"g": "8", "bf": "2", "crf": "10"}
         for f in video:
             c.mux(s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
         c.mux(s.encode(None))
     return path
 
 
-@pytest.mark.parametrize("name", ["v.mkv", "gop8.mp4"])
+@pytest.mark.parametrize("name", ["v.mkv", "gop8.mp4", "gop8.avi"])
 def test_seek_is_used_and_agrees_with_counting(tmp_path: Path, monkeypatch, name: str):
     video = numbered_video(80)
-    if name.endswith(".mp4"):
-        path = short_gop_mp4(tmp_path / name, video)
+    if name.startswith("gop8"):
+        path = short_gop_video(tmp_path / name, video)
     else:
         path = write_video(tmp_path / name, video, fps=25)  # FFV1: every frame a keyframe
     calls = []
@@ -207,7 +209,7 @@ def test_seek_is_used_and_agrees_with_counting(tmp_path: Path, monkeypatch, name
     monkeypatch.setattr(
         read_module, "_read_range", lambda *a, use_seek: calls.append(use_seek) or real(*a, use_seek=use_seek)
     )
-    for start, end, stride in [(50, 60, 1), (17, 41, 3), (63, None, 1)]:
+    for start, end, stride in [(50, 60, 1), (17, 41, 3), (63, None, 1), (16, 21, 1), (19, 24, 1), (22, 27, 1)]:
         calls.clear()
         sought = read_video(path, start, end, stride)
         assert calls == [True]  # the seek path ran and did not fall back

@@ -58,10 +58,11 @@ def build_trainer(
         CSVLogger(run_dir, name="logs", version=""),
         TensorBoardLogger(run_dir, name="tensorboard", version="", default_hp_metric=False),
     ]
+    bar = [TQDMProgressBar(refresh_rate=10)] if kwargs.get("enable_progress_bar", True) else []
     return L.Trainer(
         default_root_dir=run_dir,
         logger=loggers,
-        callbacks=[checkpoint, LearningRateMonitor("step"), TQDMProgressBar(refresh_rate=10), *callbacks],
+        callbacks=[checkpoint, LearningRateMonitor("step"), *bar, *callbacks],
         plugins=[AtomicCheckpointIO()],
         **kwargs,
     )

@@ -42,11 +42,22 @@ def sample(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = N
     """Logits (..., K) -> Long (...). temperature 0 = greedy.
 
     Uses the exponential-race form of categorical sampling (argmax p / E, E ~ Exp(1)): one random
-    number per candidate from `generator`, no host sync, same draws for the same shapes.
+    number per candidate from `generator`, no host sync, same draws for the same shapes. With top_k
+    the candidates are only the k best tokens, so the race (the costly part: a log per draw) runs
+    over k instead of K entries.
     """
     if temperature == 0:
         return logits.argmax(dim=-1)
-    logits = filter_logits(logits.float() / temperature, top_k, top_p)
-    probs = logits.softmax(dim=-1)
+    if top_k is None or top_k >= logits.shape[-1]:
+        logits = filter_logits(logits.float() / temperature, None, top_p)
+        probs = logits.softmax(dim=-1)
+        race = torch.empty_like(probs).exponential_(1.0, generator=generator)
+        return (probs / race).argmax(dim=-1)
+    values, index = torch.topk(logits.float(), top_k, dim=-1)  # sorted, best first
+    values = values / temperature
+    if top_p is not None and top_p < 1.0:
+        probs = values.softmax(dim=-1)
+        values = values.masked_fill((probs.cumsum(dim=-1) - probs) >= top_p, float("-inf"))
+    probs = values.softmax(dim=-1)
     race = torch.empty_like(probs).exponential_(1.0, generator=generator)
-    return (probs / race).argmax(dim=-1)
+    return index.gather(-1, (probs / race).argmax(dim=-1, keepdim=True)).squeeze(-1)

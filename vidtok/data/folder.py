@@ -50,8 +50,11 @@ class FolderDataset(Dataset):
     videos. ``manifest`` (optional, with a folder root) supplies captions that win over sidecars.
 
     A clip is ``frames`` frames taken every ``stride`` source frames, starting at ``start``:
-    ``"random"`` (drawn from ``default_rng([seed, index])``, so an index always gives the same clip),
-    ``"first"`` or ``"centre"``; then the centred square is resized (antialiased) to ``size``.
+    ``"random"``, ``"first"`` or ``"centre"``; then the centred square is resized (antialiased) to
+    ``size``. A random start is drawn from ``default_rng([seed, index])``, so an index always gives
+    the same clip; with ``seed=None`` it is drawn afresh from torch's generator on every read, so
+    each epoch sees other clips of the same videos (reproducible under ``torch.manual_seed`` /
+    Lightning's ``seed_everything(workers=True)``, which seed DataLoader workers per epoch).
     Clips shorter than asked follow ``short``: ``"pad"`` (the default) repeats the last frame,
     ``"skip"`` drops videos too short for a full clip. ``length`` (default: the number of usable
     videos) lets an epoch draw several clips per video: item ``i`` uses video ``i % videos``.
@@ -70,7 +73,7 @@ class FolderDataset(Dataset):
         short: str = "pad",
         manifest: str | Path | None = None,
         length: int | None = None,
-        seed: int = 0,
+        seed: int | None = 0,
     ):
         root = Path(os.path.abspath(Path(root).expanduser()))  # absolute: manifest paths are matched against it
         if not root.exists():
@@ -199,7 +202,11 @@ class FolderDataset(Dataset):
             video.frames, video.exact = min(video.frames, present), True
             self._checked.add(video.path)
         span = clip_span(self.frames, self.stride)
-        first = choose_start(video.frames, span, self.start, np.random.default_rng([self.seed, index]))
+        if self.seed is None:
+            rng = np.random.default_rng(int(torch.randint(2**62, ())))
+        else:
+            rng = np.random.default_rng([self.seed, index])
+        first = choose_start(video.frames, span, self.start, rng)
         clip = read_video(video.path, first, first + span, self.stride)
         expected = len(range(first, min(first + span, video.frames), self.stride))
         if len(clip) < expected:

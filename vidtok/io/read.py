@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -62,7 +63,7 @@ def _read_range(path: Path, start: int, end: int | None, stride: int, use_seek: 
     frames: list[np.ndarray] = []
     with open_video(path) as (container, stream):
         shape = (0, stream.codec_context.height, stream.codec_context.width, 3)
-        numbered = _seek_and_number(container, stream, start) if use_seek else _number(container, stream)
+        numbered = _seek_and_number(path, container, stream, start) if use_seek else _number(container, stream)
         # One reformatter for the whole read keeps its swscale context: `frame.to_ndarray(format=...)`
         # builds a new one per frame, which costs 15x the conversion itself at 64 px.
         to_rgb = VideoReformatter()
@@ -103,29 +104,81 @@ def _number(
 
 
 def _seek_and_number(
-    container: av.container.InputContainer, stream: av.video.stream.VideoStream, start: int
+    path: Path, container: av.container.InputContainer, stream: av.video.stream.VideoStream, start: int
 ) -> Iterator[tuple[int, av.VideoFrame]]:
-    """Seek to the keyframe before frame ``start`` and number the frames from their timestamps."""
+    """Seek to a keyframe before frame ``start`` and number the frames from their timestamps.
+
+    Raises _SeekUnusable (before yielding anything, or on a timestamp gap) when the timestamps
+    cannot be trusted as frame numbers; the caller then counts frames from the start.
+    """
     rate = stream.average_rate or stream.guessed_rate
     time_base = stream.time_base
     if not rate or not time_base or container.format.name in ("gif", "image2"):
         raise _SeekUnusable
-    origin = stream.start_time or 0
-    per_frame = 1 / (Fraction(rate) * Fraction(time_base))  # timestamp units per frame
+    stat = path.stat()
     try:
-        container.seek(int(origin + start * per_frame - per_frame / 2), stream=stream, backward=True, any_frame=False)
-    except av.error.FFmpegError as e:
-        raise _SeekUnusable from e
+        origin = _first_pts(str(path), stat.st_mtime_ns, stat.st_size)
+    except (av.error.FFmpegError, VideoReadError) as e:
+        raise _SeekUnusable from e  # counting from the start will report the error properly
+    if origin is None:
+        raise _SeekUnusable
+    per_frame = 1 / (Fraction(rate) * Fraction(time_base))  # timestamp units per frame
     # index = round(ticks / per_frame) in integers: Fraction arithmetic per frame cost ~10 % of a read.
     num, den = per_frame.numerator, per_frame.denominator
-    previous = None
-    for frame in container.decode(stream):
-        if frame.pts is None:
-            raise _SeekUnusable
-        index = (2 * (frame.pts - origin) * den + num) // (2 * num)
-        if previous is None and index > start:
-            raise _SeekUnusable  # landed past the start (no usable index): count from the beginning
-        if previous is not None and index != previous + 1:
-            raise _SeekUnusable  # variable frame rate: timestamps are not frame numbers
-        previous = index
-        yield index, frame
+
+    def index_of(pts: int) -> int:
+        return (2 * (pts - origin) * den + num) // (2 * num)
+
+    context = stream.codec_context
+    # Some containers seek by decoding time (AVI): the keyframe found may be shown after B-frames
+    # that need the keyframe before it, so the frames just before it never come out. Then seek
+    # further back rather than decoding the whole file.
+    for back in (0, 8, 64):
+        try:
+            target = max(0, start - back)
+            container.seek(int(origin + target * per_frame - per_frame / 2), stream=stream, backward=True)
+        except av.error.FFmpegError as e:
+            raise _SeekUnusable from e
+        previous = None  # index of the last frame yielded, all from ``start`` on
+        landed_past = False
+        for packet in container.demux(stream):
+            # Frames before ``start`` matter only as references for later ones: those that nothing
+            # refers to (most B-frames of H.264) are not decoded at all, halving the run-up from the
+            # keyframe. The checks below catch any frame from ``start`` on going missing.
+            early = packet.pts is not None and index_of(packet.pts) < start
+            context.skip_frame = "NONREF" if early else "DEFAULT"
+            for frame in packet.decode():
+                if frame.pts is None:
+                    raise _SeekUnusable
+                index = index_of(frame.pts)
+                if index < start:
+                    if previous is not None:
+                        raise _SeekUnusable  # timestamps went backwards
+                    continue
+                if previous is None and index > start:
+                    landed_past = True  # nothing yielded yet: free to seek again
+                    break
+                if previous is not None and index != previous + 1:
+                    raise _SeekUnusable  # variable frame rate: timestamps are not frame numbers
+                previous = index
+                yield index, frame
+            if landed_past:
+                break
+        if not landed_past:
+            return
+        if target == 0:
+            break
+    raise _SeekUnusable
+
+
+@functools.lru_cache(maxsize=4096)
+def _first_pts(path: str, mtime_ns: int, size: int) -> int | None:
+    """Timestamp of frame 0 as decoding from the start sees it; cached per file version.
+
+    Not ``stream.start_time``: in AVI with B-frames that is 0 while the first frame shows at 1,
+    which numbered every sought frame one too high.
+    """
+    with open_video(Path(path)) as (container, stream):
+        for frame in container.decode(stream):
+            return frame.pts
+    return None

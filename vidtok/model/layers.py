@@ -42,17 +42,25 @@ class CausalConv3d(nn.Module):
         return self.conv(x)
 
 
-class FrameNorm(nn.Module):
-    """GroupNorm over (channels, H, W) of each frame separately: a norm over time would leak the future."""
+class ChannelNorm(nn.Module):
+    """LayerNorm over the channels of each position (B, C, T, H, W).
 
-    def __init__(self, channels: int) -> None:
+    Per position rather than GroupNorm over (H, W): a norm over time would leak the future, and one over
+    space would make the network depend on the frame size, which breaks training on crops and coding
+    full frames (measured: 18 dB on full frames after crop training with per-frame GroupNorm).
+    """
+
+    def __init__(self, channels: int, eps: float = 1e-5) -> None:
         super().__init__()
-        self.norm = nn.GroupNorm(min(8, channels), channels)
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, c, t, h, w = x.shape
-        y = self.norm(x.transpose(1, 2).reshape(b * t, c, h, w))
-        return y.reshape(b, t, c, h, w).transpose(1, 2)
+        mean = x.mean(dim=1, keepdim=True)
+        var = (x - mean).square().mean(dim=1, keepdim=True)
+        shape = (1, -1, 1, 1, 1)
+        return (x - mean) * torch.rsqrt(var + self.eps) * self.weight.view(shape) + self.bias.view(shape)
 
 
 class ResBlock(nn.Module):
@@ -60,9 +68,9 @@ class ResBlock(nn.Module):
 
     def __init__(self, channels: int, temporal_kernel: int = 2) -> None:
         super().__init__()
-        self.norm1 = FrameNorm(channels)
+        self.norm1 = ChannelNorm(channels)
         self.conv1 = CausalConv3d(channels, channels, 3, temporal_kernel)
-        self.norm2 = FrameNorm(channels)
+        self.norm2 = ChannelNorm(channels)
         self.conv2 = CausalConv3d(channels, channels, 3, 1)
         # zero-init the last conv so every block starts as the identity: deep stacks train from step one
         nn.init.zeros_(self.conv2.conv.weight)

@@ -1,0 +1,42 @@
+"""`vidtok-train`: stage 1, the causal VQ video tokenizer. Exports ``<run>/tokenizer/``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+from omegaconf import DictConfig, OmegaConf
+
+from vidgpt.cli.app import hydra_app
+from vidgpt.cli.common import dataset, run_dir, trainer_from_config
+from vidgpt.cli.runs import resume_checkpoint
+from vidtok.model import TokenizerConfig
+from vidtok.train.fit import train_tokenizer
+from vidtok.train.module import TrainConfig
+
+
+def train(cfg: DictConfig) -> Path:
+    run = run_dir()
+    ckpt = resume_checkpoint(cfg.resume)
+    L.seed_everything(cfg.seed, workers=True)
+    model_cfg = TokenizerConfig.from_dict(OmegaConf.to_container(cfg.tokenizer, resolve=True))
+    recipe = OmegaConf.to_container(cfg.recipe, resolve=True)
+    train_tokenizer(
+        model_cfg,
+        dataset(cfg.data.train),
+        dataset(cfg.data.val),
+        out_dir=run,
+        train_cfg=TrainConfig(**recipe),
+        batch_size=cfg.data.batch_size,
+        num_workers=cfg.data.num_workers,
+        resume=ckpt,
+        trainer=trainer_from_config(cfg, run),
+    )
+    print(f"tokenizer: {run / 'tokenizer'}  (stage 2: vidgpt-train tokenizer_dir={run / 'tokenizer'})")
+    return run
+
+
+main = hydra_app("train_tokenizer")(train)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""`train_tokenizer`: the plain-function entry point of stage 1 (the Hydra CLI only builds its arguments)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.loggers import TensorBoardLogger
+from torch.utils.data import DataLoader, Dataset
+
+from vidtok.model import TokenizerConfig, VideoTokenizer
+from vidtok.train.module import TokenizerModule, TrainConfig
+
+
+def _loader(data: Dataset | DataLoader | None, batch_size: int, shuffle: bool, workers: int) -> DataLoader | None:
+    if data is None or isinstance(data, DataLoader):
+        return data
+    return DataLoader(
+        data, batch_size=batch_size, shuffle=shuffle, num_workers=workers, drop_last=shuffle, persistent_workers=workers > 0
+    )
+
+
+def train_tokenizer(
+    model_cfg: TokenizerConfig,
+    train_data: Dataset | DataLoader | L.LightningDataModule,
+    val_data: Dataset | DataLoader | None = None,
+    out_dir: str | Path = "runs/tokenizer",
+    train_cfg: TrainConfig | None = None,
+    batch_size: int = 16,
+    num_workers: int = 0,
+    checkpoint_every_minutes: float = 5.0,
+    resume: str | Path | None = None,
+    trainer_kwargs: dict[str, Any] | None = None,
+    trainer: L.Trainer | None = None,
+) -> VideoTokenizer:
+    """Train a tokenizer and export it to `out_dir/tokenizer` (config.json + model.safetensors).
+
+    `train_data`/`val_data` are datasets of {"video": (3, T, H, W)} items, ready DataLoaders, or
+    (train_data only) a LightningDataModule. Lightning checkpoints go to `out_dir/checkpoints`
+    (`last.ckpt` every `checkpoint_every_minutes`); pass `resume=` a checkpoint path, or "last" to pick
+    up `out_dir/checkpoints/last.ckpt` (an error if it does not exist, rather than silently restarting).
+    With `train_cfg.max_minutes` set, training also stops at that wall-clock budget.
+    `trainer`: a ready Trainer (the CLI's, with its loggers and atomic checkpoints) instead of the one
+    built here from `trainer_kwargs`.
+    """
+    out_dir = Path(out_dir)
+    train_cfg = train_cfg or TrainConfig()
+    module = TokenizerModule(model_cfg, train_cfg)
+    ckpt_dir = out_dir / "checkpoints"
+    ckpt_path = None
+    if resume is not None:
+        ckpt_path = ckpt_dir / "last.ckpt" if str(resume) == "last" else Path(resume)
+        if not ckpt_path.is_file():
+            raise FileNotFoundError(f"resume checkpoint not found: {ckpt_path}")
+
+    kwargs: dict[str, Any] = dict(
+        max_steps=train_cfg.max_steps,
+        default_root_dir=str(out_dir),
+        logger=TensorBoardLogger(str(out_dir), name="logs"),
+        callbacks=[
+            ModelCheckpoint(
+                dirpath=str(ckpt_dir),
+                save_last=True,
+                save_top_k=0,
+                train_time_interval=__import__("datetime").timedelta(minutes=checkpoint_every_minutes),
+            ),
+            LearningRateMonitor(),
+        ],
+        log_every_n_steps=25,
+        enable_progress_bar=False,
+        num_sanity_val_steps=0,
+    )
+    if train_cfg.max_minutes:
+        kwargs["max_time"] = {"minutes": train_cfg.max_minutes}
+    kwargs.update(trainer_kwargs or {})
+    trainer = trainer or L.Trainer(**kwargs)
+
+    if isinstance(train_data, L.LightningDataModule):
+        trainer.fit(module, datamodule=train_data, ckpt_path=ckpt_path)
+    else:
+        trainer.fit(
+            module,
+            train_dataloaders=_loader(train_data, batch_size, True, num_workers),
+            val_dataloaders=_loader(val_data, batch_size, False, num_workers),
+            ckpt_path=ckpt_path,
+        )
+    if trainer.is_global_zero:
+        trainer.save_checkpoint(str(ckpt_dir / "last.ckpt"))
+    tokenizer = module.tokenizer.eval()
+    if trainer.is_global_zero:
+        tokenizer.save_pretrained(out_dir / "tokenizer")
+        (out_dir / "tokenizer" / "train_config.json").write_text(__import__("json").dumps(asdict(train_cfg), indent=2))
+    return tokenizer
