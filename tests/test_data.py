@@ -238,8 +238,8 @@ def test_manifests_jsonl_and_csv(video_folder: Path, tmp_path: Path):
     with pytest.raises(ValueError, match=r"bad\.jsonl:2: not valid JSON"):
         read_manifest(bad)
     bad_csv = tmp_path / "bad.csv"
-    bad_csv.write_text("file,caption\na.mp4,x\n")
-    with pytest.raises(ValueError, match=r"bad\.csv: the header must name a 'path' column"):
+    bad_csv.write_text("name,caption\na.mp4,x\n")
+    with pytest.raises(ValueError, match=r"bad\.csv:2: no video path \(expected one of the keys \['file', 'path', 'video'\]"):
         read_manifest(bad_csv)
     missing = tmp_path / "list.jsonl"
     missing.write_text(f'{{"path": "gone.mp4"}}\n{{"path": "{video_folder / "good.mp4"}"}}\n')

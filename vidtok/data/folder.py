@@ -28,6 +28,7 @@ from vidtok.data.clips import SHORT_MODES, START_MODES, choose_start, clip_span,
 from vidtok.data.convert import to_tensor
 from vidtok.io import VIDEO_SUFFIXES, VideoReadError, check_complete, read_video, video_info
 from vidtok.io.frame_folder import list_frames
+from vidtok.data.manifest import read_manifest as read_entries
 
 log = logging.getLogger(__name__)
 
@@ -246,38 +247,9 @@ def sidecar_caption(path: Path) -> str:
 
 def read_manifest(manifest: Path) -> dict[str, str]:
     """{video path: caption} from a ``.jsonl`` or ``.csv`` manifest; paths resolved against its folder."""
-    if not manifest.is_file():
-        raise FileNotFoundError(f"manifest not found: {manifest}")
-    suffix = manifest.suffix.lower()
-    rows: list[tuple[object, object, str]] = []  # (path, caption, where)
-    if suffix == ".jsonl":
-        with open(manifest, encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{manifest}:{number}: not valid JSON ({e.msg})") from e
-                if not isinstance(row, dict):
-                    raise ValueError(f'{manifest}:{number}: expected an object with a "path", got {line.strip()[:60]}')
-                rows.append((row.get("path"), row.get("caption", ""), f"{manifest}:{number}"))
-    elif suffix == ".csv":
-        with open(manifest, encoding="utf-8", newline="") as f:
-            reader = csv.DictReader(f)
-            if reader.fieldnames is None or "path" not in reader.fieldnames:
-                raise ValueError(
-                    f"{manifest}: the header must name a 'path' column (and 'caption'), got {reader.fieldnames}"
-                )
-            for number, row in enumerate(reader, 2):
-                rows.append((row.get("path"), row.get("caption") or "", f"{manifest}:{number}"))
-    else:
+    if manifest.suffix.lower() not in MANIFEST_SUFFIXES:
         raise ValueError(f"manifest must be .jsonl or .csv, got {manifest}")
-    captions = {}
-    for path, caption, where in rows:
-        if not isinstance(path, str) or not path:
-            raise ValueError(f'{where}: missing or empty "path"')
-        if not isinstance(caption, str):
-            raise ValueError(f'{where}: "caption" must be a string, got {caption!r}')
-        captions[os.path.abspath(manifest.parent / Path(path).expanduser())] = caption.strip()
-    return captions
+    return {
+        os.path.abspath(manifest.parent / Path(e.path).expanduser()): e.caption.strip()
+        for e in read_entries(manifest, caption_required=False)
+    }

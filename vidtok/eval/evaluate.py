@@ -40,7 +40,7 @@ from vidtok.data.shapes import (
     ShapesAttributes,
     split_combinations,
 )
-from vidtok.eval.manifest import DEFAULT_MANIFEST, read_manifest
+from vidtok.data.manifest import DEFAULT_MANIFEST, read_manifest
 from vidtok.eval.rollout import FrameQualityCurve, frame_checks
 from vidtok.eval.shapes_reader import FACTORS, read_video_attributes
 from vidtok.eval.temporal import TEMPORAL_METRICS, temporal_metrics

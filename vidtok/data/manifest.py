@@ -1,4 +1,4 @@
-"""Read the list of videos to evaluate: a JSON-lines or CSV manifest of (path, caption[, split]).
+"""Manifests: a JSON-lines or CSV list of (path, caption[, split]), for datasets and evaluation alike.
 
 Accepted layouts (one record per video):
 
@@ -41,21 +41,28 @@ def _pick(record: dict, keys: tuple[str, ...], what: str, where: str) -> str:
     raise ValueError(f"{where}: no {what} (expected one of the keys {list(keys)}, got {sorted(record)})")
 
 
-def _entry(record: object, manifest: Path, line: int) -> ManifestEntry:
+def _entry(record: object, manifest: Path, line: int, caption_required: bool) -> ManifestEntry:
     where = f"{manifest}:{line}"
     if not isinstance(record, dict):
         raise ValueError(f"{where}: expected a JSON object per line, got {type(record).__name__}")
     split = record.get("split")
+    has_caption = any(record.get(k) is not None for k in CAPTION_KEYS)
+    path = _pick(record, PATH_KEYS, "video path", where)
+    if not path.strip():
+        raise ValueError(f"{where}: empty video path")
     return ManifestEntry(
-        path=_pick(record, PATH_KEYS, "video path", where),
-        caption=_pick(record, CAPTION_KEYS, "caption", where),
+        path=path,
+        caption=_pick(record, CAPTION_KEYS, "caption", where) if has_caption or caption_required else "",
         split=None if split in (None, "") else str(split),
         line=line,
     )
 
 
-def read_manifest(path: str | Path) -> list[ManifestEntry]:
-    """The entries of a ``.jsonl`` / ``.json`` (lines) or ``.csv`` manifest, in file order."""
+def read_manifest(path: str | Path, caption_required: bool = True) -> list[ManifestEntry]:
+    """The entries of a ``.jsonl`` / ``.json`` (lines) or ``.csv`` manifest, in file order.
+
+    ``caption_required=False``: a record without a caption gets "" (unconditional training data).
+    """
     p = Path(path).expanduser()
     if not p.is_file():
         raise FileNotFoundError(f"manifest not found: {p}")
@@ -66,7 +73,7 @@ def read_manifest(path: str | Path) -> list[ManifestEntry]:
             if not reader.fieldnames:
                 raise ValueError(f"{p}: empty CSV manifest (expected a header row with path and caption columns)")
             for row in reader:
-                entries.append(_entry({k.strip(): v for k, v in row.items() if k}, p, reader.line_num))
+                entries.append(_entry({k.strip(): v for k, v in row.items() if k}, p, reader.line_num, caption_required))
     else:
         with p.open(encoding="utf-8") as f:
             for number, text in enumerate(f, start=1):
@@ -76,5 +83,5 @@ def read_manifest(path: str | Path) -> list[ManifestEntry]:
                     record = json.loads(text)
                 except json.JSONDecodeError as e:
                     raise ValueError(f"{p}:{number}: not valid JSON ({e.msg})") from None
-                entries.append(_entry(record, p, number))
+                entries.append(_entry(record, p, number, caption_required))
     return entries
