@@ -10,7 +10,8 @@ from vidgpt.cli.evaluate import evaluate
 def test_evaluate_model_writes_report_and_compares_schedules(tiny_model_dir, tmp_path):
     with initialize_config_module("vidgpt.conf", version_base=None):
         cfg = compose("evaluate", overrides=[f"model={tiny_model_dir}", f"out_dir={tmp_path}", "per_split=3",
-                                             "schedules=[raster,diagonal]", "batch_size=3"])
+                                             "schedules=[raster,diagonal]", "batch_size=3",
+                                             "tokenizer_clips=2"])
     results = evaluate(cfg)
     assert set(results) == {"raster", "diagonal w=2"}
     for result in results.values():
@@ -20,7 +21,10 @@ def test_evaluate_model_writes_report_and_compares_schedules(tiny_model_dir, tmp
     report = json.loads((tmp_path / "report.json").read_text())
     assert set(report["compare"]) == set(results)
     assert (tmp_path / "accuracy.png").stat().st_size > 0
-    assert "diagonal w=2" in (tmp_path / "report.md").read_text()
+    markdown = (tmp_path / "report.md").read_text()
+    assert "diagonal w=2" in markdown and "## Tokenizer reconstructions" in markdown
+    tokenizer_rows = report["tokenizer"]
+    assert [r["split"] for r in tokenizer_rows][-1] == "all splits" and all(r["clips"] > 0 for r in tokenizer_rows)
 
 
 def test_evaluate_folder_of_generated_samples(tiny_model_dir, tmp_path):

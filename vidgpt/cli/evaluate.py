@@ -11,6 +11,7 @@ from vidgpt.cli.generate import model_folder
 from vidgpt.evaluate import evaluate_generator
 from vidgpt.generator import VideoGenerator
 from vidtok.eval.evaluate import evaluate_folder
+from vidtok.eval.reconstruction import evaluate_tokenizer
 from vidtok.eval.report import write_report
 
 
@@ -27,6 +28,12 @@ def evaluate(cfg: DictConfig) -> dict:
         results = evaluate_generator(generator, list(cfg.splits), cfg.per_split, schedules, cfg.batch_size, cfg.seed,
                                      frechet=cfg.frechet, i3d_path=cfg.i3d)
     label, main_result = next(iter(results.items()))
+    if cfg.tokenizer_clips and not cfg.folder:
+        frames = (generator.gpt.config.tokenizer or {}).get("frames", 17)
+        main_result["tokenizer"] = evaluate_tokenizer(generator.tokenizer, cfg.tokenizer_clips, tuple(cfg.splits), frames)
+        for row in main_result["tokenizer"]:
+            print(f"tokenizer on {row['split']}: PSNR {row['psnr']:.2f} dB, SSIM {row['ssim']:.3f}, "
+                  f"attributes read back {100 * row['read_back']:.1f}%, codebook usage {100 * row['codebook_usage']:.1f}%")
     paths = write_report(main_result, cfg.out_dir, title=f"Evaluation ({label})",
                          compare=results if len(results) > 1 else None)
     for name, result in results.items():

@@ -156,6 +156,11 @@ def markdown_report(
         parts += ["## Skipped (first examples)", "\n".join(lines)]
     if result.get("frechet"):
         parts += ["## Distribution distance (Fréchet)", frechet_table(result["frechet"])]
+    if result.get("tokenizer"):
+        rows = result["tokenizer"]
+        cols = ["split", "clips", "psnr", "ssim", "read_back", "codebook_usage", "perplexity"]
+        parts += ["## Tokenizer reconstructions (held-out clips)",
+                  _table(cols, [[_num(r[c]) if not isinstance(r[c], str) else r[c] for c in cols] for r in rows])]
     if result.get("speed"):
         parts += ["## Speed", _table(["", "value"], [[k, _num(v)] for k, v in result["speed"].items()])]
     if compare:
