@@ -20,10 +20,10 @@ demo: $(STAMP)
 	$(PY) -m vidtok.demo
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -q
 
 test-slow: $(STAMP)
-	$(PY) -m pytest -m slow
+	$(PY) -m pytest -q -m slow
 
 bench: $(STAMP)
 	$(PY) tools/bench.py
