@@ -14,7 +14,7 @@ from vidtok.eval.distribution import frechet_report, shapes_real_set
 from vidtok.eval.evaluate import SKIP_REASONS, evaluate_folder, evaluate_videos
 from vidtok.eval.frechet import frechet_distance, frechet_from_stats, gaussian_stats
 from vidtok.eval.fvd import fvd, i3d_features, load_i3d
-from vidtok.eval.manifest import read_manifest
+from vidtok.data.manifest import read_manifest
 from vidtok.eval.random_features import (
     RANDOM_CNN_SEED,
     RandomVideoCNN,
