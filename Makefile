@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-slow bench clean
+.PHONY: setup demo test test-slow bench train-demo clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,15 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) tools/bench.py
+
+# Both stages from scratch on Shapes in about 30 minutes on 2 cores, then a few samples.
+# Lower quality than a full recipe run (experiment=tokenizer_shapes / gpt_shapes).
+train-demo: $(STAMP)
+	$(VENV)/bin/vidtok-train experiment=tokenizer_shapes trainer.max_time=00:00:12:00 recipe.max_minutes=12 \
+		hydra.run.dir=runs/demo/tokenizer-run
+	$(VENV)/bin/vidgpt-train experiment=gpt_shapes trainer.max_time=00:00:15:00 \
+		tokenizer_dir=runs/demo/tokenizer-run/tokenizer hydra.run.dir=runs/demo/model
+	$(VENV)/bin/vidgpt-generate model=runs/demo/model out_dir=outputs/train-demo samples=2
 
 clean:
 	rm -rf $(VENV) outputs multirun
