@@ -52,11 +52,12 @@ def temporal_metrics(video: np.ndarray, reading: ShapesReading | None = None) ->
         # whole-pixel motion compensation; none across a frame without the object
         steps = np.where(np.isnan(steps), 0, np.floor(steps + 0.5)).astype(np.int64)
         frames = video.astype(np.int16)
-        diffs = [
-            np.abs(frames[t + 1] - np.roll(frames[t], (sy, sx), axis=(0, 1))).mean()
-            for t, (sx, sy) in enumerate(steps)
-        ]
-        flicker = float(np.mean(diffs))
+        moved = np.empty_like(frames[:-1])
+        # one roll per distinct step (an object moves steadily, so there are one or two), not per frame
+        for step in np.unique(steps, axis=0):
+            t = (steps == step).all(1)
+            moved[t] = np.roll(frames[:-1][t], (int(step[1]), int(step[0])), axis=(1, 2))
+        flicker = float(np.abs(frames[1:] - moved).mean())
 
     return {
         "presence": float(present.mean()),
