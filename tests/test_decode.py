@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 import torch
 
+from transformers import LlamaForCausalLM
+
 from vidgpt.decode import StaticForward, decode, decode_steps, diagonal_schedule, raster_schedule
 from vidgpt.decode.sampling import filter_logits, guide, sample
+from vidgpt.decode.threads import auto_threads
 from vidgpt.generator import VideoGenerator
 from vidgpt.model import PromptTokenizer, VidGPT, tokenizer_identity
 
@@ -124,6 +127,62 @@ def test_out_of_order_feeding_with_masks_equals_full_forward(model):
     assert torch.allclose(torch.cat([first, second], dim=1), full, atol=1e-4)
 
 
+def _cached_logits(model, ids):
+    """Prefill prompt + BOV, then one token per step: logits predicting every code."""
+    fwd = StaticForward(model)
+    cache = fwd.new_cache(ids.shape[0])
+    with torch.no_grad():
+        steps = [fwd(cache, ids[:, : L + 1], torch.arange(L + 1), L + 1, is_causal=True, rows=torch.tensor([L]))]
+        for s in range(L + 1, ids.shape[1] - 1):
+            steps.append(fwd(cache, ids[:, s: s + 1], torch.tensor([s]), s + 1))
+    return torch.cat(steps, dim=1), fwd
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+def test_cached_steps_equal_full_forward_with_biases_and_other_dtypes(model, dtype):
+    """Biased projections take their own code paths; float64 runs RoPE in complex128, bfloat16 on a
+    float32 copy (there is no bfloat16 complex dtype) with float32 norms, as transformers does."""
+    cfg = model.config.llama_config()
+    cfg.attention_bias = cfg.mlp_bias = True
+    torch.manual_seed(3)
+    biased = VidGPT(model.config, model.prompt_tokenizer, LlamaForCausalLM(cfg)).eval()
+    with torch.no_grad():
+        for name, p in biased.named_parameters():
+            p.normal_() if name.endswith("bias") else p.mul_(5.0 if p.ndim == 2 else 1.0)
+    prompt = _prompts(model)
+    codes = torch.randint(0, K, (2, *GRID), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        reference = biased.double()(prompt, codes)
+        full = biased.to(dtype)(prompt, codes)
+    cached, _ = _cached_logits(biased, model.input_ids(prompt, codes))
+    assert cached.dtype == dtype
+    if dtype == torch.float64:  # transformers' RMSNorm reduces in float32 even for a float64 model
+        assert torch.allclose(cached, reference, atol=1e-5)
+    else:  # as close to the float64 result as transformers' own bfloat16 forward, give or take
+        own = (full.double() - reference).abs().max()
+        assert (cached.double() - reference).abs().max() <= 2 * own
+
+
+def test_fused_weights_follow_in_place_weight_changes(model):
+    prompt = _prompts(model, 1)
+    codes = torch.randint(0, K, (1, *GRID), generator=torch.Generator().manual_seed(6))
+    ids = model.input_ids(prompt, codes)
+    fwd = StaticForward(model)
+    weight = model.llama.model.layers[0].mlp.down_proj.weight
+    before = weight.detach().clone()
+    try:
+        with torch.no_grad():
+            weight.mul_(-1.5)  # e.g. an optimizer step between two generations
+        cache = fwd.new_cache(1)  # refreshes the fused copies
+        with torch.no_grad():
+            cached = fwd(cache, ids[:, :-1], torch.arange(ids.shape[1] - 1), ids.shape[1] - 1, is_causal=True)
+            full = model.sequence_logits(ids[:, :-1])
+        assert torch.allclose(cached, full, atol=1e-4)
+    finally:
+        with torch.no_grad():
+            weight.copy_(before)
+
+
 # ----------------------------------------------------------------------------- sampling
 
 
@@ -146,6 +205,18 @@ def test_guide_is_exact_at_scale_one():
     c, u = torch.randn(4, 16), torch.randn(4, 16)
     assert torch.equal(guide(c, u, 1.0), c)
     assert torch.allclose(guide(c, u, 3.0), u + 3.0 * (c - u), atol=1e-5)
+
+
+def test_top_k_sampling_races_only_the_k_best_with_the_filtered_distribution():
+    logits = torch.tensor([0.5, 2.0, -1.0, 1.5, 1.0, -3.0])
+    for top_k, top_p in ((3, None), (4, 0.8), (6, 0.8)):
+        kept = ~torch.isinf(filter_logits(logits[None] / 0.7, top_k, top_p))[0]  # top-p after temperature
+        expected = torch.where(kept, logits / 0.7, torch.tensor(float("-inf"))).softmax(-1)
+        many = sample(logits.expand(30000, 6), temperature=0.7, top_k=top_k, top_p=top_p,
+                      generator=torch.Generator().manual_seed(2))
+        freq = torch.bincount(many, minlength=6).float() / 30000
+        assert torch.allclose(freq, expected, atol=0.015), (top_k, top_p)
+        assert set(many.tolist()) == set(kept.nonzero().flatten().tolist())
 
 
 # ----------------------------------------------------------------------------- the decoding loop
@@ -232,6 +303,26 @@ def test_decode_rejects_bad_arguments(model):
         decode(model, prompt, raster_schedule(1, 2, 3))
     with pytest.raises(ValueError, match="known codes"):
         decode(model, prompt, raster_schedule(*GRID), known=torch.zeros(2, 1, 3, 3, dtype=torch.long))
+
+
+def test_threads_are_set_per_step_and_restored_before_each_yield(model):
+    prompt = _prompts(model)
+    before = torch.get_num_threads()
+    seen = [torch.get_num_threads() for _ in decode_steps(model, prompt, raster_schedule(*GRID), threads=2)]
+    assert seen == [before] * model.config.num_codes
+    a = decode(model, prompt, diagonal_schedule(*GRID, window=2), threads=1, temperature=0)
+    b = decode(model, prompt, diagonal_schedule(*GRID, window=2), temperature=0)  # automatic
+    assert torch.equal(a, b)
+    assert auto_threads(1) == 1  # one row per step never splits
+    assert 1 <= auto_threads(10**6) <= torch.get_num_threads()
+    with pytest.raises(ValueError, match="threads"):
+        decode(model, prompt, raster_schedule(*GRID), threads=0)
+
+
+def test_fully_given_codes_are_returned_as_they_are(model):
+    prompt = _prompts(model)
+    known = torch.randint(0, K, (2, *GRID), generator=torch.Generator().manual_seed(8))
+    assert torch.equal(decode(model, prompt, raster_schedule(*GRID), known=known), known)
 
 
 # ----------------------------------------------------------------------------- VideoGenerator

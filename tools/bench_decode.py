@@ -1,12 +1,17 @@
 """Decoding speed: our static-cache raster loop vs `transformers` generate(), and diagonal schedules.
 
-CPU demo-size VidGPT with random weights (speed does not depend on training). `run()` returns rows
-for tools/bench.py; `python tools/bench_decode.py` prints them.
+CPU demo-size VidGPT (~6M parameters, codebook 1000) with random weights (speed does not depend on
+training), batch 1, top-k 100 sampling. Every figure of one table comes from the same process, and
+the repeats of all methods are interleaved (best of `repeats` per method), so the ratios hold on a
+shared, noisy machine. `run()` returns rows for tools/bench.py; `python tools/bench_decode.py
+[--quick] [--threads-table]` prints them.
 """
 
 from __future__ import annotations
 
+import argparse
 import time
+from collections.abc import Callable
 
 import torch
 
@@ -14,78 +19,117 @@ from vidgpt.decode import decode, make_schedule
 from vidgpt.model import PromptTokenizer, VidGPT
 
 PROMPT = "a large blue triangle moves right slowly"
+GRIDS = ((5, 8, 8), (5, 16, 16))
 
 
-def _model(grid: tuple[int, int, int], codebook_size: int = 1000) -> tuple[VidGPT, torch.Tensor]:
+def _model(grid: tuple[int, int, int], codebook_size: int = 1000) -> VidGPT:
     torch.manual_seed(0)
     tok = PromptTokenizer.fit([PROMPT] * 4, vocab_size=300)
-    gpt = VidGPT.build(tok, grid, codebook_size, prompt_length=16, preset="demo").eval()
-    return gpt, gpt.encode_prompts([PROMPT])
+    return VidGPT.build(tok, grid, codebook_size, prompt_length=16, preset="demo").eval()
 
 
-def _best_rate(fn, tokens: int, repeats: int) -> float:
-    """Tokens per second of the fastest of `repeats` runs (the machine may be shared)."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return tokens / best
-
-
-def _hf_generate(gpt: VidGPT, prompt: torch.Tensor) -> None:
-    ids = gpt.input_ids(prompt, torch.zeros(1, 0, dtype=torch.long))
-    n = gpt.config.num_codes
+def _hf_generate(gpt: VidGPT, prompt: torch.Tensor, n: int) -> None:
+    ids = gpt.input_ids(prompt, torch.zeros(prompt.shape[0], 0, dtype=torch.long))
     with torch.no_grad():
         gpt.llama.generate(input_ids=ids, max_new_tokens=n, min_new_tokens=n, do_sample=True, top_k=100,
                            pad_token_id=gpt.config.pad_id, eos_token_id=None)
 
 
-def run(threads: int | None = 1, repeats: int = 2,
-        grids: tuple[tuple[int, int, int], ...] = ((5, 8, 8), (5, 16, 16))) -> list[dict]:
-    """Rows: raster ours vs HF generate (first grid), then diagonal windows 1/2/4 with and without
-    frame overlap against our raster, per grid. `threads`: torch CPU threads (None = leave as is)."""
+def _best_times(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Fastest wall-clock seconds of each function over `repeats` rounds, the functions interleaved
+    within each round so that a busy spell of the machine hits all of them alike."""
+    best = {name: float("inf") for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
+def _grid_rows(grid: tuple[int, int, int], repeats: int, with_hf: bool, batch: int = 1,
+               cfg_scale: float = 1.0, threads: int | None = None,
+               configs: tuple[tuple[int, bool], ...] | None = None) -> list[dict]:
+    gpt = _model(grid)
+    prompt = gpt.encode_prompts([PROMPT] * batch)
+    null = gpt.null_prompts(1) if cfg_scale != 1.0 else None
+    n = gpt.config.num_codes
+    name = "x".join(map(str, grid))
+    configs = configs if configs is not None else tuple((w, o) for o in (True, False) for w in (1, 2, 4))
+
+    def ours(schedule: list[list[int]]) -> Callable[[], torch.Tensor]:
+        return lambda: decode(gpt, prompt, schedule, top_k=100, generator=torch.Generator().manual_seed(0),
+                              null_prompt_ids=null, cfg_scale=cfg_scale, threads=threads)
+
+    schedules = {"raster": make_schedule("raster", *grid)}
+    for window, overlap in configs:
+        schedules[f"diagonal window={window} overlap={'on' if overlap else 'off'}"] = make_schedule(
+            "diagonal", *grid, window=window, frame_overlap=overlap)
+    fns: dict[str, Callable[[], object]] = {k: ours(s) for k, s in schedules.items()}
+    if with_hf:
+        fns["hf"] = lambda: _hf_generate(gpt, prompt, n)
+        _hf_generate(gpt, prompt, 4)  # warm-up: lazy inits of the first call
+    fns[min(schedules, key=lambda k: len(schedules[k]))]()
+    best = _best_times(fns, repeats)
+    rate = {k: batch * n / t for k, t in best.items()}
+    rows = []
+    if with_hf:
+        rows.append(dict(bench="decode", grid=name, method="raster, transformers generate()", forward_steps=n,
+                         tokens_per_s=round(rate["hf"], 1), ms_per_step=round(1000 * best["hf"] / n, 2),
+                         speedup=1.0, vs="itself"))
+    for key, schedule in schedules.items():
+        steps = len(schedule) + 1  # + the prefill; generate() samples its first token from its prefill
+        if key == "raster":
+            method, speedup, vs = "raster, static cache (ours)", 1.0, "raster (ours)"
+            if with_hf:
+                speedup, vs = rate["raster"] / rate["hf"], "transformers generate()"
+        else:
+            method, speedup, vs = key, rate[key] / rate["raster"], "raster (ours)"
+        rows.append(dict(bench="decode", grid=name, method=method, forward_steps=steps,
+                         tokens_per_s=round(rate[key], 1), ms_per_step=round(1000 * best[key] / steps, 2),
+                         speedup=round(speedup, 2), vs=vs))
+    return rows
+
+
+def thread_rows(grid: tuple[int, int, int] = (5, 8, 8), repeats: int = 1) -> list[dict]:
+    """1 vs 2 torch threads for batch 1 and batch 8 with classifier-free guidance (16 rows), raster
+    and diagonal window 2: the measurements behind the default of vidgpt/decode/threads.py."""
+    rows = []
+    for batch, cfg_scale in ((1, 1.0), (8, 3.0)):
+        for threads in (1, 2):
+            for r in _grid_rows(grid, repeats, False, batch, cfg_scale, threads, configs=((2, True),)):
+                rows.append(dict(r, method=f"{r['method']} batch={batch} cfg={cfg_scale} threads={threads}"))
+    return rows
+
+
+def run(quick: bool = False, threads: int | None = 1, repeats: int | None = None,
+        grids: tuple[tuple[int, int, int], ...] = GRIDS, threads_table: bool = False) -> list[dict]:
+    """Rows: raster ours vs HF generate() (first grid), then diagonal windows 1/2/4 with and without
+    frame overlap against our raster, per grid. `threads`: torch CPU threads (None = leave as is);
+    quick: one repeat instead of two (about 1 minute instead of 2 on a loaded 2-core machine);
+    threads_table: also 1 vs 2 threads, batch 1 and 8 with CFG (slow where cores are busy)."""
+    repeats = repeats or (1 if quick else 2)
     before = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
-    rows: list[dict] = []
     try:
+        rows = []
         for gi, grid in enumerate(grids):
-            gpt, prompt = _model(grid)
-            n = gpt.config.num_codes
-            name = "x".join(map(str, grid))
-
-            def ours(schedule):
-                return lambda: decode(gpt, prompt, schedule, top_k=100, generator=torch.Generator().manual_seed(0))
-
-            raster = make_schedule("raster", *grid)
-            ours(raster)()  # warm-up
-            raster_rate = _best_rate(ours(raster), n, repeats)
-            # forward passes: ours counts the prefill, generate() samples its first token from it
-            row = dict(bench="decode", grid=name, method="raster, static cache (ours)", forward_steps=n + 1,
-                       tokens_per_s=round(raster_rate, 1), speedup=1.0, vs="raster (ours)")
-            if gi == 0:
-                hf_rate = _best_rate(lambda: _hf_generate(gpt, prompt), n, repeats)
-                rows.append(dict(bench="decode", grid=name, method="raster, transformers generate()",
-                                 forward_steps=n, tokens_per_s=round(hf_rate, 1), speedup=1.0, vs="itself"))
-                row.update(speedup=round(raster_rate / hf_rate, 2), vs="transformers generate()")
-            rows.append(row)
-            for overlap in (True, False):
-                for window in (1, 2, 4):
-                    sched = make_schedule("diagonal", *grid, window=window, frame_overlap=overlap)
-                    rate = _best_rate(ours(sched), n, repeats)
-                    rows.append(dict(bench="decode", grid=name,
-                                     method=f"diagonal window={window} overlap={'on' if overlap else 'off'}",
-                                     forward_steps=len(sched) + 1, tokens_per_s=round(rate, 1),
-                                     speedup=round(rate / raster_rate, 2), vs="raster (ours)"))
+            rows += _grid_rows(grid, repeats, with_hf=gi == 0, threads=threads)
+        if threads_table:
+            rows += thread_rows()
     finally:
         torch.set_num_threads(before)
     return rows
 
 
 if __name__ == "__main__":
-    result = run()
-    keys = list(result[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one repeat instead of two")
+    parser.add_argument("--threads-table", action="store_true", help="also 1 vs 2 threads, batch 1 and 8 + CFG")
+    args = parser.parse_args()
+    result = run(quick=args.quick, threads_table=args.threads_table)
+    keys = list(dict.fromkeys(k for r in result for k in r))
     print(" | ".join(keys))
     for r in result:
-        print(" | ".join(str(r[k]) for k in keys))
+        print(" | ".join(str(r.get(k, "")) for k in keys))

@@ -115,13 +115,14 @@ class VideoGenerator:
                  window: int = 1, frame_overlap: bool = True, cfg_scale: float = 1.0, temperature: float = 1.0,
                  top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
                  image: Any = None, video: Any = None, stream: bool = False, replace_standins: bool = True,
-                 decode: bool = True) -> Generation | Iterator[LatentFrame]:
+                 decode: bool = True, threads: int | None = None) -> Generation | Iterator[LatentFrame]:
         """Generate one video per prompt.
 
         frames: pixel frames (default: the trained length). image (H, W, 3) / (B, H, W, 3) uint8: the
         first frame, encoded into the first latent frame. video (N, H, W, 3) / (B, N, H, W, 3) uint8:
         the first N frames, continued. stream: return an iterator of LatentFrame, each yielded as soon
-        as complete. decode=False skips the tokenizer decoder (codes only).
+        as complete. decode=False skips the tokenizer decoder (codes only). threads: torch CPU threads
+        for the GPT steps (None: automatic, see vidgpt/decode/threads.py).
         """
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         if not prompts:
@@ -152,7 +153,7 @@ class VideoGenerator:
             prompt_ids=self.gpt.encode_prompts(prompts),
             null_prompt_ids=self.gpt.null_prompts(1) if cfg_scale != 1.0 else None,
             cfg_scale=cfg_scale, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator,
-            replace_standins=replace_standins,
+            replace_standins=replace_standins, threads=threads,
         )
         latent_iter = self._latent_frames(latents, known, schedule, window, frame_overlap, options)
         if stream:

@@ -1,20 +1,24 @@
 """A functional forward over a VidGPT's Llama weights with a static KV cache (gpt-fast style).
 
-The cache is preallocated per layer and written at explicit slots with one `index_copy_`; RoPE uses
+The cache is preallocated, one tensor for all layers, and written at explicit slots; RoPE uses
 explicit positions (= slots); attention takes an explicit mask over the cache slots, so any subset of
 positions can be fed in any order.
 
-A decoding step of a small model is a few hundred tiny ops, so what matters on CPU is the number of
-ops (each costs dispatch, allocation and a pass over memory), not FLOPs. Per layer this runs 10 ops:
-- the RMSNorm weights are folded into the fused q/k/v and gate/up weights (and the head), so a norm
-  is the weightless `rms_norm`;
-- q and k heads have their head dimension reordered so that Llama's rotate-half pairs (i, i + d/2)
-  are adjacent: RoPE is then one in-place complex multiply over q, k *and* v (v's factor is exactly
-  1 + 0j), and k, v land in the cache with a single copy. Attention only sees q.k dot products, which
-  are invariant under the same reordering of q's and k's coordinates;
-- residual additions ride along in `addmm`.
-The fused copies are rebuilt whenever a parameter has been modified since (tensor version counters),
-so training in between is safe. Results equal the transformers forward up to float rounding.
+A decoding step of a small model on CPU costs (a) streaming the weights and the cache through memory
+once and (b) ~10 us of dispatch per op, so a raster step is bound by memory and op count, not FLOPs.
+Per layer this runs 4 matmuls and ~10 small ops, all on buffers made once per call:
+- weights are re-laid once into (in, out) matrices (the fast orientation for MKL's one-row matmul),
+  q/k/v and gate/up fused, the RMSNorm weights and sqrt(hidden) folded in, so a norm is x / sqrt(|x|^2
+  + d eps): one `addmm` and two elementwise ops for the single row of a raster step;
+- q and k have their head dimension reordered so that Llama's rotate-half pairs (i, i + d/2) are
+  adjacent: RoPE is then one in-place complex multiply over q, k *and* v (v's factor is exactly 1 + 0j)
+  and k, v land in the cache with one `index_copy_`. Attention only sees q.k dot products, which are
+  invariant under the same reordering of q's and k's coordinates;
+- residual additions ride along in `addmm_`, and a bool mask is turned into an additive one once per
+  call instead of once per layer inside SDPA.
+The fused copies (one more copy of the weights) are rebuilt whenever a parameter has been modified
+since (tensor version counters), so training in between is safe. Results equal the transformers
+forward up to float rounding (tests/test_decode.py).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from ..model.gpt import VidGPT
 class KVCache:
     keys: list[torch.Tensor]  # per layer (B, kv_heads, max_len, head_dim): views into `kv`
     values: list[torch.Tensor]
-    kv: list[torch.Tensor] | None = None  # per layer (B, 2 * kv_heads, max_len, head_dim): keys then values
+    kv: torch.Tensor | None = None  # (layers, B, 2 * kv_heads, max_len, head_dim): keys then values
 
     @property
     def batch(self) -> int:
@@ -55,6 +59,10 @@ def _pair_order(heads: int, head_dim: int) -> torch.Tensor:
     half = head_dim // 2
     within = torch.stack([torch.arange(half), torch.arange(half) + half], dim=1).flatten()
     return (torch.arange(heads)[:, None] * head_dim + within).flatten()
+
+
+def _cat(*xs: torch.Tensor | None) -> torch.Tensor | None:
+    return None if xs[0] is None else torch.cat(xs)
 
 
 class StaticForward:
@@ -81,44 +89,47 @@ class StaticForward:
             return
         model = self.gpt.llama.model
         nq, nkv, hd = self.heads, self.kv_heads, self.head_dim
-        q_order = _pair_order(nq, hd)
-        k_order = _pair_order(nkv, hd)
-        order = torch.cat([q_order, nq * hd + k_order, torch.arange((nq + nkv) * hd, (nq + 2 * nkv) * hd)])
+        half = hd // 2
         with torch.no_grad():
             self.embed = model.embed_tokens.weight
-            device = self.embed.device
-            order = order.to(device)
+            dtype, device = self.embed.dtype, self.embed.device
+            dim = self.embed.shape[1]
+            root = dim ** 0.5  # see _norm
+            self.eps_d = torch.full((1, 1), self.eps * dim, dtype=dtype, device=device)
+            order = torch.cat([_pair_order(nq, hd), nq * hd + _pair_order(nkv, hd),
+                               torch.arange((nq + nkv) * hd, (nq + 2 * nkv) * hd)]).to(device)
             self.layers = []
             for layer in model.layers:
                 a, m = layer.self_attn, layer.mlp
-                norm1, norm2 = layer.input_layernorm.weight, layer.post_attention_layernorm.weight
+                norm1 = layer.input_layernorm.weight * root
+                norm2 = layer.post_attention_layernorm.weight * root
                 qkv = torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight])[order] * norm1
-                qkv_bias = None if a.q_proj.bias is None else torch.cat([a.q_proj.bias, a.k_proj.bias,
-                                                                          a.v_proj.bias])[order]
+                qkv_bias = _cat(a.q_proj.bias, a.k_proj.bias, a.v_proj.bias)
                 gate_up = torch.cat([m.gate_proj.weight, m.up_proj.weight]) * norm2
-                gate_up_bias = None if m.gate_proj.bias is None else torch.cat([m.gate_proj.bias, m.up_proj.bias])
                 self.layers.append(_Layer(
-                    qkv.t().contiguous(), qkv_bias, a.o_proj.weight.t(), a.o_proj.bias,
-                    gate_up.t().contiguous(), gate_up_bias, m.down_proj.weight.t(), m.down_proj.bias,
+                    qkv.t().contiguous(), None if qkv_bias is None else qkv_bias[order],
+                    a.o_proj.weight.t().contiguous(), a.o_proj.bias,
+                    gate_up.t().contiguous(), _cat(m.gate_proj.bias, m.up_proj.bias),
+                    m.down_proj.weight.t().contiguous(), m.down_proj.bias,
                 ))
-            self.head = (self.gpt.code_head() * model.norm.weight).t().contiguous()
-            # the model's own rotary module, so positions are encoded exactly as in training
-            pos = torch.arange(self.max_len, device=device)[None]
-            cos, sin = model.rotary_emb(self.embed[:1], pos)
-            half = hd // 2
-            cos, sin = cos[0].float(), sin[0].float()
+            self.head = (self.gpt.code_head() * (model.norm.weight * root)).t().contiguous()
+            # the model's own rotary module, so positions are encoded exactly as in training; in
+            # float32 (float64 for a float64 model): the complex multiply needs a complex dtype
+            real = torch.float64 if dtype == torch.float64 else torch.float32
+            self.complex_inplace = dtype == real  # else RoPE runs on a float32 copy of q/k/v
+            cos, sin = model.rotary_emb(self.embed[:1].to(real), torch.arange(self.max_len, device=device)[None])
+            cos, sin = cos[0], sin[0]
             if not (torch.equal(cos[:, :half], cos[:, half:]) and torch.equal(sin[:, :half], sin[:, half:])):
                 raise ValueError("unsupported rotary embedding: cos/sin halves differ (not rotate-half RoPE)")
             self.rotation = torch.complex(cos[:, :half], sin[:, :half])  # (max_len, half)
-            self.identity = torch.ones(1, 1, half, dtype=self.rotation.dtype, device=device).expand(-1, nkv, -1)
+            self.identity = torch.ones(1, nkv, half, dtype=self.rotation.dtype, device=device)
         self._versions = versions
 
     def new_cache(self, batch: int) -> KVCache:
         self.refresh()
-        shape = (batch, 2 * self.kv_heads, self.max_len, self.head_dim)
-        kv = [self.embed.new_zeros(shape) for _ in self.layers]
+        kv = self.embed.new_zeros(len(self.layers), batch, 2 * self.kv_heads, self.max_len, self.head_dim)
         nkv = self.kv_heads
-        return KVCache([c[:, :nkv] for c in kv], [c[:, nkv:] for c in kv], kv)
+        return KVCache(list(kv[:, :, :nkv].unbind()), list(kv[:, :, nkv:].unbind()), kv)
 
     def __call__(self, cache: KVCache, tokens: torch.Tensor, slots: torch.Tensor, kv_len: int,
                  mask: torch.Tensor | None = None, is_causal: bool = False,
@@ -132,37 +143,62 @@ class StaticForward:
         b, n = tokens.shape
         hd, nq, nkv = self.head_dim, self.heads, self.kv_heads
         heads = nq + 2 * nkv
-        x = F.embedding(tokens.reshape(-1), self.embed)  # (b * n, hidden)
-        dim = (x.shape[-1],)
-        # per-call, shared by all layers: RoPE factors for q and k heads, exactly 1 for v heads
-        rot = self.rotation[slots][:, None]  # (n, 1, half)
+        x = F.embedding(tokens.reshape(-1), self.embed)  # (b * n, hidden): the residual stream, updated in place
+        # Per call, shared by all layers: RoPE factors (exactly 1 for v heads), the additive mask, the
+        # buffers every layer's q/k/v and gate/up matmuls overwrite, and all views of them.
+        rot = self.rotation.index_select(0, slots)[:, None]  # (n, 1, half)
         rot = torch.cat([rot.expand(-1, nq + nkv, -1), self.identity.expand(n, -1, -1)], dim=1)
         attn_mask = None
         if mask is not None:
-            if mask.dtype == torch.bool:  # SDPA would convert a bool mask in every layer
+            if mask.dtype == torch.bool:
                 mask = torch.zeros(mask.shape, dtype=x.dtype, device=x.device).masked_fill_(~mask, float("-inf"))
             attn_mask = mask[None, None]
+        qkv = x.new_empty(b * n, heads * hd)
+        qkv_heads = qkv.view(b, n, heads, hd)
+        pair_shape = (b, n, heads, hd // 2, 2)
+        qkv_pairs = torch.view_as_complex(qkv.view(pair_shape)) if self.complex_inplace else None
+        q = qkv_heads[:, :, :nq].transpose(1, 2)
+        new_kv = qkv_heads[:, :, nq:].transpose(1, 2)
+        inter = self.layers[0].gate_up.shape[1] // 2
+        gate_up = x.new_empty(b * n, 2 * inter)
+        gate, up = gate_up[:, :inter], gate_up[:, inter:]
+        keys = cache.kv[:, :, :nkv, :kv_len].unbind()
+        values = cache.kv[:, :, nkv:, :kv_len].unbind()
         gqa = nq != nkv
-        for i, w in enumerate(self.layers):
-            h = F.rms_norm(x, dim, None, self.eps)
-            qkv = torch.mm(h, w.qkv) if w.qkv_bias is None else torch.addmm(w.qkv_bias, h, w.qkv)
-            qkv = qkv.view(b, n, heads, hd)
-            torch.view_as_complex(qkv.view(b, n, heads, hd // 2, 2)).mul_(rot)
-            kv = cache.kv[i]
-            kv.index_copy_(2, slots, qkv[:, :, nq:].transpose(1, 2))
-            o = F.scaled_dot_product_attention(qkv[:, :, :nq].transpose(1, 2), kv[:, :nkv, :kv_len],
-                                               kv[:, nkv:, :kv_len], attn_mask=attn_mask, is_causal=is_causal,
-                                               enable_gqa=gqa)
-            x = torch.addmm(x, o.transpose(1, 2).reshape(b * n, nq * hd), w.out)
+        for w, kv, k, v in zip(self.layers, cache.kv.unbind(), keys, values):
+            torch.mm(self._norm(x), w.qkv, out=qkv)
+            if w.qkv_bias is not None:
+                qkv += w.qkv_bias
+            if qkv_pairs is not None:
+                qkv_pairs.mul_(rot)
+            else:
+                turned = torch.view_as_complex(qkv.float().view(pair_shape)) * rot
+                qkv_heads.copy_(torch.view_as_real(turned).view(b, n, heads, hd))
+            kv.index_copy_(2, slots, new_kv)
+            o = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=is_causal, enable_gqa=gqa)
+            # (b, nq, n, hd) -> (b * n, nq * hd); with n = 1 that is a plain view
+            x.addmm_(o.reshape(b, nq * hd) if n == 1 else o.transpose(1, 2).reshape(b * n, nq * hd), w.out)
             if w.out_bias is not None:
                 x += w.out_bias
-            h = F.rms_norm(x, dim, None, self.eps)
-            gu = torch.mm(h, w.gate_up) if w.gate_up_bias is None else torch.addmm(w.gate_up_bias, h, w.gate_up)
-            inter = gu.shape[-1] // 2
-            x = torch.addmm(x, F.silu(gu[:, :inter]).mul_(gu[:, inter:]), w.down)
+            torch.mm(self._norm(x), w.gate_up, out=gate_up)
+            if w.gate_up_bias is not None:
+                gate_up += w.gate_up_bias
+            x.addmm_(F.silu(gate, inplace=True).mul_(up), w.down)
             if w.down_bias is not None:
                 x += w.down_bias
-        x = x.view(b, n, -1)
         if rows is not None:
-            x = x[:, rows]
-        return F.rms_norm(x, dim, None, self.eps) @ self.head
+            x = x.view(b, n, -1)[:, rows].reshape(-1, x.shape[-1])
+        return (self._norm(x) @ self.head).view(b, -1, self.head.shape[1])
+
+    def _norm(self, x: torch.Tensor) -> torch.Tensor:
+        """RMSNorm of the rows of x (r, d) without its weight and scaled by 1/sqrt(d), both folded into
+        the next matmul: x / sqrt(|x|^2 + d eps). F.rms_norm runs ~10 ops on CPU, this 3 for one row;
+        eps is a tensor because a Python scalar operand costs more than the op itself."""
+        if not self.complex_inplace:  # half precision: reduce in float32, as transformers does
+            xf = x.float()
+            return (xf * (xf * xf).sum(-1, keepdim=True).add_(self.eps_d.float()).rsqrt_()).to(x.dtype)
+        if x.shape[0] == 1:
+            squares = torch.addmm(self.eps_d, x, x.t())
+        else:
+            squares = (x * x).sum(-1, keepdim=True).add_(self.eps_d)
+        return x * squares.rsqrt_()

@@ -7,13 +7,15 @@ Classifier-free guidance doubles the batch: rows [0, B) carry the prompts, rows 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from itertools import accumulate
 
 import torch
 
 from ..model.gpt import VidGPT
 from .forward import StaticForward
-from .plan import MaskTracker, build_plan
+from .plan import MaskTracker, Step, build_plan
 from .sampling import check_sampling, guide, sample
+from .threads import auto_threads, num_threads
 
 
 def _known_prefix(gpt: VidGPT, known: torch.Tensor | None, batch: int) -> torch.Tensor:
@@ -31,18 +33,33 @@ def _known_prefix(gpt: VidGPT, known: torch.Tensor | None, batch: int) -> torch.
     return known
 
 
-def decode_steps(gpt: VidGPT, prompt_ids: torch.Tensor, schedule: Sequence[Sequence[int]], *,
-                 known: torch.Tensor | None = None, null_prompt_ids: torch.Tensor | None = None,
-                 cfg_scale: float = 1.0, temperature: float = 1.0, top_k: int | None = None,
-                 top_p: float | None = None, generator: torch.Generator | None = None,
-                 replace_standins: bool = True, latent_frames: int | None = None,
-                 forward: StaticForward | None = None) -> Iterator[tuple[list[int], torch.Tensor]]:
-    """Decode the grid of `gpt` step by step; yields (positions, codes (B, m)) after each sampling step.
+class _Tensors:
+    """A plan's per-step index tensors, made in one go: each is a view into one flat tensor, so
+    building them costs a slice per step instead of a host-to-tensor copy per step."""
 
-    prompt_ids (B, L); `schedule` covers the (latent_frames, h, w) grid (latent_frames defaults to the
-    trained t); `known`: given leading codes (image / continuation), kept as they are;
-    `null_prompt_ids` (B or 1, L): enables classifier-free guidance with `cfg_scale`.
-    """
+    def __init__(self, plan: list[Step], prompt_length: int, device: torch.device) -> None:
+        self.slots = self._flat([s.slots for s in plan], device)
+        self.sources = self._flat([s.sources for s in plan], device)
+        self.rows = self._flat([s.rows for s in plan], device)
+        self.newly = self._flat([s.newly_visible for s in plan], device)
+        self.produce = self._flat([[prompt_length + 1 + p for p in s.produce] for s in plan], device)
+
+    @staticmethod
+    def _flat(lists: list[list[int]], device: torch.device) -> list[torch.Tensor]:
+        flat = torch.tensor([v for xs in lists for v in xs], dtype=torch.long, device=device)
+        ends = list(accumulate(len(xs) for xs in lists))
+        return [flat[e - len(xs): e] for xs, e in zip(lists, ends)]
+
+
+def _run(gpt: VidGPT, prompt_ids: torch.Tensor, schedule: Sequence[Sequence[int]], *,
+         known: torch.Tensor | None = None, null_prompt_ids: torch.Tensor | None = None,
+         cfg_scale: float = 1.0, temperature: float = 1.0, top_k: int | None = None,
+         top_p: float | None = None, generator: torch.Generator | None = None,
+         replace_standins: bool = True, latent_frames: int | None = None,
+         forward: StaticForward | None = None, threads: int | None = None,
+         ) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:
+    """decode_steps' engine; yields (positions, codes, seq) after each sampling step, where seq
+    (batch rows, L + 1 + n) holds every slot's real token so far (so `decode` needs no copies)."""
     cfg = gpt.config
     L, seq_len, device = cfg.prompt_length, cfg.seq_len, gpt.device
     t, h, w = cfg.grid
@@ -50,6 +67,8 @@ def decode_steps(gpt: VidGPT, prompt_ids: torch.Tensor, schedule: Sequence[Seque
     if not 1 <= latent_frames <= t:
         raise ValueError(f"latent_frames must lie in [1, {t}] (the trained grid), got {latent_frames}")
     check_sampling(temperature, top_k, top_p, cfg_scale)
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be >= 1 or None (automatic), got {threads}")
     prompt_ids = gpt.check_prompts(prompt_ids.to(device))
     batch = prompt_ids.shape[0]
     known = _known_prefix(gpt, known, batch)
@@ -64,51 +83,77 @@ def decode_steps(gpt: VidGPT, prompt_ids: torch.Tensor, schedule: Sequence[Seque
     if guided:
         null = gpt.check_prompts(null_prompt_ids.to(device)).expand(batch, -1)
         seq = torch.cat([seq, torch.cat([null, seq[:, L:]], dim=1)])
-    forward = forward or StaticForward(gpt)
-    cache = forward.new_cache(seq.shape[0])
-    tracker = MaskTracker(seq_len, device)
-
-    def as_tensor(xs: list[int]) -> torch.Tensor:
-        return torch.tensor(xs, dtype=torch.long, device=device)
-
-    # tensors for all steps up front: the per-step Python work is then a handful of tensor ops
-    steps = [(step, as_tensor(step.slots), as_tensor(step.sources),
-              None if step.rows == list(range(len(step.slots))) else as_tensor(step.rows),
-              as_tensor(step.newly_visible) if step.newly_visible else None,
-              as_tensor([L + 1 + p for p in step.produce])) for step in plan]
     copies = seq.shape[0] // batch
-    for step, slots, sources, rows, newly, produce in steps:
+    if device.type != "cpu":
+        threads = None  # host threads only launch kernels there
+    elif threads is None:
+        threads = auto_threads(seq.shape[0] * max(len(s.slots) for s in plan[1:] or plan))
+    forward = forward or StaticForward(gpt)
+    with num_threads(threads):
+        cache = forward.new_cache(seq.shape[0])
+        tracker = MaskTracker(seq_len, device)
+        steps = _Tensors(plan, L, device)  # all steps' tensors up front: per step only tensor ops remain
+    offset = torch.tensor(cfg.code_offset, device=device)  # a Python scalar operand costs more than the add
+    unseen: list[torch.Tensor] = []  # newly visible slots not yet marked: only masked steps need them
+    for j, step in enumerate(plan):
         n = len(step.slots)
-        with torch.no_grad():  # per step, not around the yield: grad mode must not leak to the caller
-            if newly is not None:
-                tracker.update(newly)
+        slots = steps.slots[j]
+        if step.newly_visible:
+            unseen.append(steps.newly[j])
+        # per step, not around the yield: grad mode and the thread count must not leak to the caller
+        with torch.no_grad(), num_threads(threads):
             mask, is_causal = None, False
-            if not step.causal:
+            if step.causal and n > 1 and step.slots[-1] == n - 1 and step.slots == list(range(n)):
+                is_causal = True  # a block at slots 0..n-1: SDPA's own causal mask
+            elif not step.causal or n > 1:
+                if unseen:
+                    tracker.update(unseen[0] if len(unseen) == 1 else torch.cat(unseen))
+                    unseen = []
                 mask = tracker.mask(slots, step.kv_len)
-            elif n > 1:
-                if step.slots == list(range(n)):
-                    is_causal = True  # a block at slots 0..n-1: SDPA's own causal mask
-                else:
-                    mask = tracker.mask(slots, step.kv_len)
-            logits = forward(cache, seq[:, sources], slots, step.kv_len, mask, is_causal, rows)
+            rows = None if len(step.rows) == n else steps.rows[j]
+            logits = forward(cache, seq.index_select(1, steps.sources[j]), slots, step.kv_len, mask, is_causal, rows)
             if not step.produce:
                 continue
             if guided:
                 logits = guide(logits[:batch], logits[batch:], cfg_scale)
             codes = sample(logits, temperature, top_k, top_p, generator)
-            ids = codes + cfg.code_offset
-            seq[:, produce] = ids if copies == 1 else ids.repeat(copies, 1)
-        yield step.produce, codes
+            ids = codes + offset
+            seq.index_copy_(1, steps.produce[j], ids if copies == 1 else ids.repeat(copies, 1))
+        yield step.produce, codes, seq
+
+
+def decode_steps(gpt: VidGPT, prompt_ids: torch.Tensor, schedule: Sequence[Sequence[int]], *,
+                 known: torch.Tensor | None = None, null_prompt_ids: torch.Tensor | None = None,
+                 cfg_scale: float = 1.0, temperature: float = 1.0, top_k: int | None = None,
+                 top_p: float | None = None, generator: torch.Generator | None = None,
+                 replace_standins: bool = True, latent_frames: int | None = None,
+                 forward: StaticForward | None = None,
+                 threads: int | None = None) -> Iterator[tuple[list[int], torch.Tensor]]:
+    """Decode the grid of `gpt` step by step; yields (positions, codes (B, m)) after each sampling step.
+
+    prompt_ids (B, L); `schedule` covers the (latent_frames, h, w) grid (latent_frames defaults to the
+    trained t); `known`: given leading codes (image / continuation), kept as they are;
+    `null_prompt_ids` (B or 1, L): enables classifier-free guidance with `cfg_scale`.
+    `threads`: torch CPU threads while a step runs (None: automatic, see threads.py); the caller's
+    setting is restored before each yield.
+    """
+    for positions, codes, _ in _run(gpt, prompt_ids, schedule, known=known, null_prompt_ids=null_prompt_ids,
+                                    cfg_scale=cfg_scale, temperature=temperature, top_k=top_k, top_p=top_p,
+                                    generator=generator, replace_standins=replace_standins,
+                                    latent_frames=latent_frames, forward=forward, threads=threads):
+        yield positions, codes
 
 
 def decode(gpt: VidGPT, prompt_ids: torch.Tensor, schedule: Sequence[Sequence[int]], **kwargs) -> torch.Tensor:
     """All codes (B, latent_frames, h, w) of one grid; keyword arguments as for `decode_steps`."""
     batch = prompt_ids.shape[0]
-    t, h, w = gpt.config.grid
-    t = kwargs.get("latent_frames") or t
-    out = torch.empty(batch, t * h * w, dtype=torch.long, device=gpt.device)
-    known = _known_prefix(gpt, kwargs.get("known"), batch)
-    out[:, : known.shape[1]] = known
-    for positions, codes in decode_steps(gpt, prompt_ids, schedule, **kwargs):
-        out[:, positions] = codes
-    return out.view(batch, t, h, w)
+    cfg = gpt.config
+    _, h, w = cfg.grid
+    t = kwargs.get("latent_frames") or cfg.grid[0]
+    seq = None
+    for _, _, seq in _run(gpt, prompt_ids, schedule, **kwargs):
+        pass
+    if seq is None:  # nothing to generate: every code was given
+        return _known_prefix(gpt, kwargs.get("known"), batch).view(batch, t, h, w)
+    start = cfg.prompt_length + 1
+    return (seq[:batch, start: start + t * h * w] - cfg.code_offset).view(batch, t, h, w)
