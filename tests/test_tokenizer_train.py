@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from vidtok.model import TokenizerConfig, VideoTokenizer
 from vidtok.train.augment import salient_crop
-from vidtok.train.fit import train_tokenizer
+from vidtok.train.fit import PeriodicCheckpoint, train_tokenizer
 from vidtok.train.losses import reconstruction_loss, saliency_weights
 from vidtok.train.module import TokenizerModule, TrainConfig
 
@@ -121,6 +121,19 @@ def test_train_tokenizer_exports_and_resumes(tmp_path) -> None:
     assert torch.load(last, map_location="cpu", weights_only=False)["gen_steps"] == 5
     with pytest.raises(FileNotFoundError, match="resume checkpoint not found"):
         train_tokenizer(TINY, Boxes(8), out_dir=tmp_path / "new", train_cfg=cfg, resume="last")
+
+
+def test_periodic_checkpoint_fires_on_wall_clock(tmp_path) -> None:
+    saved: list[str] = []
+
+    class FakeTrainer:
+        def save_checkpoint(self, path: str) -> None:
+            saved.append(path)
+
+    PeriodicCheckpoint(tmp_path / "last.ckpt", minutes=10).on_train_batch_end(FakeTrainer(), None, None, None, 0)
+    assert saved == []  # not yet due
+    PeriodicCheckpoint(tmp_path / "last.ckpt", minutes=0).on_train_batch_end(FakeTrainer(), None, None, None, 0)
+    assert saved == [str(tmp_path / "last.ckpt")]
 
 
 def _free_port() -> int:

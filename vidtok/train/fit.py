@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.data import DataLoader, Dataset
 
 from vidtok.model import TokenizerConfig, VideoTokenizer
 from vidtok.train.module import TokenizerModule, TrainConfig
+
+
+class PeriodicCheckpoint(Callback):
+    """Write `path` every `minutes` of training wall clock.
+
+    Lightning's ModelCheckpoint(train_time_interval=...) never fires under manual optimization (which
+    the tokenizer uses for its optional discriminator), so the timing is done here.
+    """
+
+    def __init__(self, path: Path, minutes: float) -> None:
+        self.path, self.seconds = Path(path), 60 * minutes
+        self._last = time.monotonic()
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        if time.monotonic() - self._last >= self.seconds:
+            trainer.save_checkpoint(str(self.path))  # every rank calls it; only rank 0 writes
+            self._last = time.monotonic()
 
 
 def _loader(data: Dataset | DataLoader | None, batch_size: int, shuffle: bool, workers: int) -> DataLoader | None:
@@ -61,15 +80,7 @@ def train_tokenizer(
         max_steps=train_cfg.max_steps,
         default_root_dir=str(out_dir),
         logger=TensorBoardLogger(str(out_dir), name="logs"),
-        callbacks=[
-            ModelCheckpoint(
-                dirpath=str(ckpt_dir),
-                save_last=True,
-                save_top_k=0,
-                train_time_interval=__import__("datetime").timedelta(minutes=checkpoint_every_minutes),
-            ),
-            LearningRateMonitor(),
-        ],
+        callbacks=[PeriodicCheckpoint(ckpt_dir / "last.ckpt", checkpoint_every_minutes), LearningRateMonitor()],
         log_every_n_steps=25,
         enable_progress_bar=False,
         num_sanity_val_steps=0,
@@ -93,5 +104,5 @@ def train_tokenizer(
     tokenizer = module.tokenizer.eval()
     if trainer.is_global_zero:
         tokenizer.save_pretrained(out_dir / "tokenizer")
-        (out_dir / "tokenizer" / "train_config.json").write_text(__import__("json").dumps(asdict(train_cfg), indent=2))
+        (out_dir / "tokenizer" / "train_config.json").write_text(json.dumps(asdict(train_cfg), indent=2))
     return tokenizer
