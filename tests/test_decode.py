@@ -46,15 +46,6 @@ class FakeTokenizer:
         return x[:, None].expand(-1, 3, -1, -1, -1)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # tiny matmuls: a second OpenMP thread only adds spin-wait overhead, badly so on a shared machine
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)

@@ -18,15 +18,6 @@ CAPTIONS = [f"a {s} {c} {sh} moves {d} {v}" for s in ("small", "large") for c in
 GRID, K, L = (2, 2, 3), 16, 16
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # tiny matmuls: a second OpenMP thread only adds spin-wait overhead, badly so on a shared machine
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def prompt_tok():
     return PromptTokenizer.fit(CAPTIONS, vocab_size=300)
