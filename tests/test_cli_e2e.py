@@ -29,7 +29,7 @@ def _run(module: str, *args: str, cwd: Path, ok: bool = True) -> subprocess.Comp
 
 
 def _step(ckpt: Path) -> int:
-    return torch.load(ckpt, map_location="cpu", weights_only=False)["global_step"]
+    return torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"]
 
 
 @pytest.fixture(scope="module")

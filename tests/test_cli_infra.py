@@ -65,7 +65,7 @@ def test_trainer_writes_logs_and_last_checkpoint(tmp_path):
         tmp_path, checkpoint_every_n_steps=2,
     )
     trainer.fit(_Tiny(), data)
-    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
+    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
     assert last["global_step"] == 6
     assert (tmp_path / "logs" / "metrics.csv").is_file()
     assert any((tmp_path / "tensorboard").iterdir())

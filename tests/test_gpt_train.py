@@ -187,7 +187,7 @@ def test_nan_loss_stops_naming_the_step_and_keeps_last_good_checkpoint(tmp_path,
     trainer = L.Trainer(max_steps=10, callbacks=[ckpt, PoisonAt(3)], **QUIET)
     with pytest.raises(NonFiniteLossError, match="at step 3 "):
         trainer.fit(module, loader)
-    last = torch.load(tmp_path / "last.ckpt", weights_only=False)
+    last = torch.load(tmp_path / "last.ckpt", weights_only=True)
     assert last["global_step"] == 3
     assert all(torch.isfinite(v).all() for v in last["state_dict"].values())
 

@@ -114,11 +114,11 @@ def test_train_tokenizer_exports_and_resumes(tmp_path) -> None:
     assert torch.equal(loaded.encode(v), tok.encode(v))
     last = tmp_path / "checkpoints" / "last.ckpt"
     assert last.is_file()
-    ckpt = torch.load(last, map_location="cpu", weights_only=False)
+    ckpt = torch.load(last, map_location="cpu", weights_only=True)
     assert ckpt["gen_steps"] == 3
     cfg.max_steps = 5
     train_tokenizer(TINY, Boxes(8), Boxes(2), out_dir=tmp_path, train_cfg=cfg, resume="last", **kw)
-    assert torch.load(last, map_location="cpu", weights_only=False)["gen_steps"] == 5
+    assert torch.load(last, map_location="cpu", weights_only=True)["gen_steps"] == 5
     with pytest.raises(FileNotFoundError, match="resume checkpoint not found"):
         train_tokenizer(TINY, Boxes(8), out_dir=tmp_path / "new", train_cfg=cfg, resume="last")
 

@@ -22,7 +22,7 @@ PROMPT = "a large blue triangle moves right slowly"
 GRIDS = ((5, 8, 8), (5, 16, 16))
 
 
-def _model(grid: tuple[int, int, int], codebook_size: int = 1000) -> VidGPT:
+def demo_model(grid: tuple[int, int, int], codebook_size: int = 1000) -> VidGPT:
     torch.manual_seed(0)
     tok = PromptTokenizer.fit([PROMPT] * 4, vocab_size=300)
     return VidGPT.build(tok, grid, codebook_size, prompt_length=16, preset="demo").eval()
@@ -35,7 +35,7 @@ def _hf_generate(gpt: VidGPT, prompt: torch.Tensor, n: int) -> None:
                            pad_token_id=gpt.config.pad_id, eos_token_id=None)
 
 
-def _best_times(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+def best_times(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
     """Fastest wall-clock seconds of each function over `repeats` rounds, the functions interleaved
     within each round so that a busy spell of the machine hits all of them alike."""
     best = {name: float("inf") for name in fns}
@@ -50,7 +50,7 @@ def _best_times(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str,
 def _grid_rows(grid: tuple[int, int, int], repeats: int, with_hf: bool, batch: int = 1,
                cfg_scale: float = 1.0, threads: int | None = None,
                configs: tuple[tuple[int, bool], ...] | None = None) -> list[dict]:
-    gpt = _model(grid)
+    gpt = demo_model(grid)
     prompt = gpt.encode_prompts([PROMPT] * batch)
     null = gpt.null_prompts(1) if cfg_scale != 1.0 else None
     n = gpt.config.num_codes
@@ -70,7 +70,7 @@ def _grid_rows(grid: tuple[int, int, int], repeats: int, with_hf: bool, batch: i
         fns["hf"] = lambda: _hf_generate(gpt, prompt, n)
         _hf_generate(gpt, prompt, 4)  # warm-up: lazy inits of the first call
     fns[min(schedules, key=lambda k: len(schedules[k]))]()
-    best = _best_times(fns, repeats)
+    best = best_times(fns, repeats)
     rate = {k: batch * n / t for k, t in best.items()}
     rows = []
     if with_hf:

@@ -12,6 +12,7 @@ prompt is kept and the last t - 1 latent frames are re-prefilled as the context 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from .decode.forward import StaticForward
 from .decode.loop import decode_steps
 from .decode.schedules import make_schedule
 from .model.gpt import VidGPT
+from .train.fingerprint import check_trained_on
 
 
 @dataclass
@@ -65,8 +67,8 @@ class VideoGenerator:
     """User-facing generation with a VidGPT and its stage-1 tokenizer."""
 
     def __init__(self, gpt: VidGPT, tokenizer: Any, check: bool = True) -> None:
-        if check:
-            gpt.check_tokenizer(tokenizer)
+        if check:  # layout and, where the GPT recorded one, the weights' fingerprint
+            check_trained_on(gpt, tokenizer)
         self.gpt = gpt.eval()
         self.tokenizer = tokenizer
         self.forward = StaticForward(gpt)
@@ -137,14 +139,20 @@ class VideoGenerator:
             given = _as_batch(video, 4, "video", batch)
         size = self._size(given)
         ident = self.gpt.config.tokenizer or {}
-        frames = int(frames if frames is not None else ident.get("frames", 0))
+        if frames is None and not ident.get("frames"):
+            raise ValueError("frames must be given: this checkpoint records no trained length")
+        frames = int(frames if frames is not None else ident["frames"])
         if frames < 1:
-            raise ValueError("frames must be given (>= 1): this checkpoint records no trained length")
+            raise ValueError(f"frames={frames}: must be >= 1")
         t, h, w = self.gpt.config.grid
         latents, *latent_hw = (int(v) for v in self.tokenizer.latent_shape(frames, *size))
         if tuple(latent_hw) != (h, w):
             raise ValueError(f"{size[0]}x{size[1]} videos give a latent grid {tuple(latent_hw)}, "
                              f"the GPT was trained on {(h, w)}")
+        if latents > t:
+            warnings.warn(f"frames={frames} is longer than the model's {t} latent frames "
+                          f"({ident.get('frames', '?')} frames): generating with a sliding window of {t} latent frames",
+                          stacklevel=2)
         counts = self._pixel_counts(frames, size)
         known = self._encode_given(given, size, frames, counts)
         device = self.gpt.device

@@ -2,44 +2,114 @@
 
 Every command finds its configs in the package `vidgpt.conf` (the repo's `conf/`, shipped inside the
 wheel), so an installed command works from any directory. Errors a user can fix (a missing file, a
-bad value) are printed as one line and exit with status 2 instead of a traceback.
+bad value, an unknown config key or option) are printed as one line and exit with status 2 instead of
+a traceback (HYDRA_FULL_ERROR=1 keeps Hydra's own reports).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
+import re
 import sys
 from typing import Callable
 
 import hydra
+from hydra.errors import HydraException, InstantiationException, OverrideParseException
 from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
 
 CONFIG_PATH = "pkg://vidgpt.conf"
+FULL_ERROR = "HYDRA_FULL_ERROR"
 
-# Exceptions that mean "the input is wrong", not "the program is wrong".
+# Exceptions that mean "the input is wrong", not "the program is wrong". Hydra and OmegaConf errors
+# are config errors (unknown key or option, missing mandatory value, bad interpolation).
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, PermissionError, NotADirectoryError,
-               IsADirectoryError, KeyError, TypeError, FloatingPointError)
+               IsADirectoryError, KeyError, TypeError, FloatingPointError, HydraException, OmegaConfBaseException)
+
+
+def user_message(e: BaseException) -> str | None:
+    """One line for an error the user can fix, None for a program error (which keeps its traceback)."""
+    if isinstance(e, InstantiationException):
+        # hydra.utils.instantiate wraps the constructor's own error; that error is what the user can act on
+        cause = user_message(e.__cause__) if e.__cause__ is not None else one_line(str(e))
+        key = re.search(r"full_key: (\S+)", str(e))
+        return f"{key.group(1)}: {cause}" if key and cause else cause
+    if not isinstance(e, USER_ERRORS):
+        return None
+    if isinstance(e, OmegaConfBaseException):  # the first line names the key; the rest repeats it
+        return str(e).splitlines()[0] if str(e) else type(e).__name__
+    text = e.args[0] if isinstance(e, KeyError) and e.args else e
+    message = one_line(str(text))
+    if isinstance(e, OverrideParseException):
+        message = f"cannot parse {e.override!r}: {message}"
+    if isinstance(e, HydraException) and isinstance(e.__cause__, OmegaConfBaseException):
+        message += f" ({user_message(e.__cause__)})"
+    return message
+
+
+def one_line(text: str) -> str:
+    """Hydra's multi-line messages as one line: option lists joined by commas, search paths dropped."""
+    out = ""
+    for line in text.split("Config search path:")[0].splitlines():
+        item = line.strip()
+        if not item:
+            continue
+        if line.startswith("\t") and out:  # an entry of a list of available options
+            out += (" " if out.endswith(":") else ", ") + item
+        else:
+            out += ("" if not out else " " if out.endswith((".", ":")) else "; ") + item
+    return out
+
+
+def _exit_user_error(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
 
 
 def hydra_app(config_name: str) -> Callable[[Callable[[DictConfig], object]], Callable[[], None]]:
     """Decorate ``fn(cfg)`` into a console-script ``main()`` reading ``conf/<config_name>.yaml``."""
 
     def wrap(fn: Callable[[DictConfig], object]) -> Callable[[], None]:
+        started: list[bool] = []  # whether Hydra got as far as calling `fn` in this launch
+
         @hydra.main(version_base=None, config_path=CONFIG_PATH, config_name=config_name)
         @functools.wraps(fn)
-        def main(cfg: DictConfig) -> None:
+        def run(cfg: DictConfig) -> object:
+            started.append(True)
             try:
-                fn(cfg)
-            except USER_ERRORS as e:
-                logging.getLogger(fn.__module__).debug("user error", exc_info=True)
-                msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-                print(f"error: {msg}", file=sys.stderr)
-                sys.exit(2)
+                return fn(cfg)  # a sweeper may need it (Optuna optimises what the training commands return)
             except KeyboardInterrupt:
                 print("interrupted", file=sys.stderr)
                 sys.exit(130)
+            except Exception as e:
+                message = user_message(e)
+                if message is None:
+                    raise
+                logging.getLogger(fn.__module__).debug("user error", exc_info=True)
+                _exit_user_error(message)
+
+        @functools.wraps(fn)
+        def main() -> None:
+            if os.environ.get(FULL_ERROR) == "1":  # the user asked for Hydra's tracebacks
+                return run()
+            # Hydra prints its own config errors over several lines and exits 1; asked to raise them
+            # instead, it lets us print them like every other user error.
+            os.environ[FULL_ERROR] = "1"
+            started.clear()
+            try:
+                run()
+            except (HydraException, OmegaConfBaseException) as e:
+                _exit_user_error(user_message(e) or one_line(str(e)))
+            except OSError as e:
+                if started:  # raised by `fn`, and not a user error: a program error keeps its traceback
+                    raise
+                _exit_user_error(f"cannot write the run folder: {e}")  # Hydra makes it before `fn` runs
+            finally:
+                os.environ.pop(FULL_ERROR, None)
 
         return main
 
     return wrap
+

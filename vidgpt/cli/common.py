@@ -8,6 +8,7 @@ from typing import Any
 import lightning as L
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from vidgpt.cli.trainer import build_trainer
@@ -16,6 +17,11 @@ from vidgpt.cli.trainer import build_trainer
 def run_dir() -> Path:
     """This launch's run folder (the old one when resuming: see `hydra.run.dir` in the configs)."""
     return Path(HydraConfig.get().runtime.output_dir)
+
+
+def is_rank_zero() -> bool:
+    """Whether this process speaks for the launch: under torchrun/srun every rank runs the command."""
+    return rank_zero_only.rank == 0
 
 
 def dataset(node: Any) -> Any:

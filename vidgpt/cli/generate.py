@@ -7,6 +7,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from vidgpt.cli.app import hydra_app
+from vidgpt.cli.values import number
 from vidgpt.generator import VideoGenerator
 from vidgpt.samples import SampleOptions, generate_samples, load_first_frames, read_prompts_file
 
@@ -29,18 +30,23 @@ def model_folder(model: str | None) -> Path:
 
 
 def generate(cfg: DictConfig) -> list[dict]:
+    samples, batch_size = number(cfg, "samples", minimum=1), number(cfg, "batch_size", minimum=1)
+    seed = number(cfg, "seed")
+    options = SampleOptions(
+        frames=number(cfg, "frames", minimum=1, optional=True), schedule=cfg.schedule,
+        window=number(cfg, "window", minimum=1), frame_overlap=cfg.frame_overlap,
+        cfg_scale=number(cfg, "cfg_scale", float), temperature=number(cfg, "temperature", float, minimum=0),
+        top_k=number(cfg, "top_k", minimum=1, optional=True), top_p=number(cfg, "top_p", float, optional=True),
+        extra={k: cfg[k] for k in ("image", "video") if cfg[k]},
+    )
+    given_frames = number(cfg, "given_frames", minimum=1)
     prompts = read_prompts_file(cfg.prompts_file, cfg.max_prompt_chars) if cfg.prompts_file else [str(cfg.prompt)]
     generator = VideoGenerator.from_pretrained(model_folder(cfg.model), device=cfg.device)
     size = int((generator.gpt.config.tokenizer or {}).get("height", 64))
     image = load_first_frames(cfg.image, size) if cfg.image else None
-    video = load_first_frames(cfg.video, size, frames=int(cfg.given_frames)) if cfg.video else None
-    options = SampleOptions(
-        frames=cfg.frames, schedule=cfg.schedule, window=cfg.window, frame_overlap=cfg.frame_overlap,
-        cfg_scale=cfg.cfg_scale, temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p,
-        extra={k: cfg[k] for k in ("image", "video") if cfg[k]},
-    )
+    video = load_first_frames(cfg.video, size, frames=given_frames) if cfg.video else None
     records = generate_samples(
-        generator, prompts, cfg.out_dir, options, samples=cfg.samples, seed=cfg.seed, batch_size=cfg.batch_size,
+        generator, prompts, cfg.out_dir, options, samples=samples, seed=seed, batch_size=batch_size,
         formats=list(cfg.formats), image=image, video=video,
     )
     out = Path(cfg.out_dir)

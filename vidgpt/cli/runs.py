@@ -2,7 +2,9 @@
 
 Hydra makes a new run folder per launch, so Lightning's ``ckpt_path="last"`` would silently start
 from scratch. Instead ``resume=<old run folder>`` makes Hydra reuse that folder (see the
-``hydra.run.dir`` of each command's config) and we continue from its ``checkpoints/last.ckpt``.
+``hydra.run.dir`` of each command's config, through `run_folder`) and we continue from its
+``checkpoints/last.ckpt``. ``resume=<file.ckpt>`` continues that checkpoint, in its own run folder
+when it lies in one's ``checkpoints/``, else in a new one.
 """
 
 from __future__ import annotations
@@ -29,3 +31,13 @@ def resume_checkpoint(resume: str | None) -> str | None:
     if path.is_file() and path.suffix == ".ckpt":
         return str(path)
     raise FileNotFoundError(f"resume={resume}: not a run folder or a .ckpt file")
+
+
+def run_folder(resume: str | None) -> str | None:
+    """The run folder a launch with `resume` continues in (None: a new one); Hydra's `hydra.run.dir` asks it."""
+    if resume in (None, "", "null"):
+        return None
+    path = Path(resume).expanduser()
+    if path.suffix == ".ckpt" and not path.is_dir():
+        return str(path.parent.parent) if path.parent.name == CHECKPOINT_DIR else None
+    return str(resume)

@@ -13,20 +13,24 @@ import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
 from vidgpt.cli.app import hydra_app
-from vidgpt.cli.common import dataset, run_dir, trainer_from_config
+from vidgpt.cli.common import dataset, is_rank_zero, run_dir, trainer_from_config
 from vidgpt.cli.runs import resume_checkpoint
+from vidgpt.cli.sweep import objective
 from vidgpt.generator import MODEL_TOKENIZER
 from vidgpt.train.fit import train_gpt
+from vidtok.model.replace import replacing_folder
 
 
-def train(cfg: DictConfig) -> Path:
+def train(cfg: DictConfig) -> Path | float:
     run = run_dir()
     tokenizer_dir = Path(cfg.tokenizer_dir).expanduser()
     if not (tokenizer_dir / "config.json").is_file():
         raise FileNotFoundError(f"tokenizer_dir={cfg.tokenizer_dir}: not a tokenizer folder (no config.json)")
     ckpt = resume_checkpoint(cfg.resume)
     L.seed_everything(cfg.seed, workers=True)
-    shutil.copytree(tokenizer_dir, run / MODEL_TOKENIZER, dirs_exist_ok=True)
+    if is_rank_zero():
+        with replacing_folder(run / MODEL_TOKENIZER, marker="config.json") as tmp:  # never a half copy, even if killed
+            shutil.copytree(tokenizer_dir, tmp, dirs_exist_ok=True)
     train_gpt(
         tokenizer_dir,
         dataset(cfg.data.train),
@@ -43,8 +47,9 @@ def train(cfg: DictConfig) -> Path:
         ckpt_path=ckpt,
         export_every_n_steps=cfg.export_every_n_steps,
     )
-    print(f"model folder: {run}  (generate with: vidgpt-generate model={run})")
-    return run
+    if is_rank_zero():
+        print(f"model folder: {run}  (generate with: vidgpt-generate model={run})")
+    return objective(run, cfg.objective) if cfg.objective and is_rank_zero() else run
 
 
 main = hydra_app("train_gpt")(train)

@@ -8,18 +8,19 @@ import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
 from vidgpt.cli.app import hydra_app
-from vidgpt.cli.common import dataset, run_dir, trainer_from_config
+from vidgpt.cli.common import dataset, is_rank_zero, run_dir, trainer_from_config
 from vidgpt.cli.runs import resume_checkpoint
+from vidgpt.cli.sweep import objective
 from vidtok.model import TokenizerConfig
 from vidtok.train.fit import train_tokenizer
 from vidtok.train.module import TrainConfig
 
 
-def train(cfg: DictConfig) -> Path:
+def train(cfg: DictConfig) -> Path | float:
     run = run_dir()
     ckpt = resume_checkpoint(cfg.resume)
     L.seed_everything(cfg.seed, workers=True)
-    model_cfg = TokenizerConfig.from_dict(OmegaConf.to_container(cfg.tokenizer, resolve=True))
+    model_cfg = TokenizerConfig.from_dict(OmegaConf.to_container(cfg.tokenizer, resolve=True), source="tokenizer")
     recipe = OmegaConf.to_container(cfg.recipe, resolve=True)
     train_tokenizer(
         model_cfg,
@@ -32,8 +33,9 @@ def train(cfg: DictConfig) -> Path:
         resume=ckpt,
         trainer=trainer_from_config(cfg, run),
     )
-    print(f"tokenizer: {run / 'tokenizer'}  (stage 2: vidgpt-train tokenizer_dir={run / 'tokenizer'})")
-    return run
+    if is_rank_zero():
+        print(f"tokenizer: {run / 'tokenizer'}  (stage 2: vidgpt-train tokenizer_dir={run / 'tokenizer'})")
+    return objective(run, cfg.objective) if cfg.objective and is_rank_zero() else run
 
 
 main = hydra_app("train_tokenizer")(train)

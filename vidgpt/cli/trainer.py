@@ -2,36 +2,24 @@
 
 What every run gets, whatever the stage: CSV + TensorBoard logs in the run folder, a progress bar,
 the learning rate logged, and checkpoints written atomically to ``<run>/checkpoints`` (``last.ckpt``
-every ``checkpoint_every_n_steps`` and at the end), so a kill never leaves a half-written "last".
+every ``checkpoint_every_n_steps`` and at the end), so a kill never leaves a half-written "last", never
+with weights that are not finite, and read back (on resume) as plain data only.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Iterable
 
 import lightning as L
-from lightning.fabric.utilities.cloud_io import get_filesystem
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
-from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from vidgpt.cli.runs import CHECKPOINT_DIR
+from vidtok.train.checkpoint import AtomicCheckpointIO
+from vidtok.train.faults import FiniteCheckpoints
 
-
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """Write to a temporary file beside the target, then rename: readers never see a partial file."""
-
-    def save_checkpoint(self, checkpoint: dict[str, Any], path: str | os.PathLike, storage_options: Any = None) -> None:
-        path = Path(path)
-        get_filesystem(path).makedirs(str(path.parent), exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        try:
-            super().save_checkpoint(checkpoint, tmp, storage_options)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+__all__ = ["AtomicCheckpointIO", "build_trainer"]
 
 
 def build_trainer(
@@ -62,7 +50,7 @@ def build_trainer(
     return L.Trainer(
         default_root_dir=run_dir,
         logger=loggers,
-        callbacks=[checkpoint, LearningRateMonitor("step"), *bar, *callbacks],
+        callbacks=[checkpoint, FiniteCheckpoints(), LearningRateMonitor("step"), *bar, *callbacks],
         plugins=[AtomicCheckpointIO()],
         **kwargs,
     )

@@ -18,6 +18,7 @@ from transformers import LlamaConfig
 from .presets import preset
 
 FORMAT = 1  # bump when vidgpt.json changes incompatibly
+DERIVED = ("bov_id", "code_offset", "vocab_size")  # written for readers, checked on load
 
 
 @dataclass
@@ -118,8 +119,11 @@ class VidGPTConfig:
         missing = [n for n in ("prompt_length", "grid", "codebook_size", "text_vocab_size", "backbone") if n not in d]
         if missing:
             raise ValueError(f"{source}: missing key(s) {missing}")
+        unknown = sorted(set(d) - set(names) - {"format", *DERIVED})
+        if unknown:  # a typo, or a file from a newer version whose meaning this code would silently drop
+            raise ValueError(f"{source}: unknown key(s) {unknown}")
         cfg = cls(**{n: d[n] for n in names if n in d})
-        for key in ("bov_id", "code_offset", "vocab_size"):
+        for key in DERIVED:
             if key in d and d[key] != getattr(cfg, key):
                 raise ValueError(f"{source}: {key}={d[key]} disagrees with the layout ({getattr(cfg, key)})")
         return cfg

@@ -13,8 +13,11 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError
 from torch import nn
 from transformers import LlamaForCausalLM
+
+from vidtok.model.replace import replacing_folder
 
 from .config import Backbone, VidGPTConfig
 from .identity import check_tokenizer_identity
@@ -23,6 +26,7 @@ from .prompt import PromptTokenizer
 
 CONFIG_FILE = "vidgpt.json"
 PROMPT_FILE = "prompt_tokenizer.json"
+WEIGHTS_FILE = "model.safetensors"  # what transformers' save_pretrained writes
 
 
 def corrupt_codes(codes: torch.Tensor, rate: float, codebook_size: int,
@@ -172,13 +176,16 @@ class VidGPT(nn.Module):
             )
 
     def save_pretrained(self, directory: str | Path) -> Path:
-        """Write weights (safetensors) + config.json, vidgpt.json and prompt_tokenizer.json."""
+        """Write weights (safetensors) + config.json, vidgpt.json and prompt_tokenizer.json as `directory`.
+
+        Atomic: the folder is written beside `directory` and then replaces it whole (see `replacing_folder`).
+        """
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        self.llama.save_pretrained(directory)
-        self.config.save(directory / CONFIG_FILE)
-        if self.prompt_tokenizer is not None:
-            self.prompt_tokenizer.save(directory / PROMPT_FILE)
+        with replacing_folder(directory, marker=CONFIG_FILE) as tmp:
+            self.llama.save_pretrained(tmp)
+            self.config.save(tmp / CONFIG_FILE)
+            if self.prompt_tokenizer is not None:
+                self.prompt_tokenizer.save(tmp / PROMPT_FILE)
         return directory
 
     @classmethod
@@ -189,5 +196,11 @@ class VidGPT(nn.Module):
         config = VidGPTConfig.load(directory / CONFIG_FILE)
         prompt_file = directory / PROMPT_FILE
         prompt_tokenizer = PromptTokenizer.load(prompt_file) if prompt_file.is_file() else None
-        llama = LlamaForCausalLM.from_pretrained(directory, attn_implementation="sdpa")
+        weights = directory / WEIGHTS_FILE
+        if not weights.is_file() and not (directory / f"{WEIGHTS_FILE}.index.json").is_file():  # one file or shards
+            raise FileNotFoundError(f"VidGPT weights not found: {weights}")
+        try:
+            llama = LlamaForCausalLM.from_pretrained(directory, attn_implementation="sdpa")
+        except SafetensorError as e:
+            raise ValueError(f"{weights} is not a readable safetensors file ({e}): it is corrupt or truncated") from None
         return cls(config, prompt_tokenizer, llama).to(map_location).eval()

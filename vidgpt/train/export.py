@@ -1,32 +1,18 @@
-"""Exporting the trained network as a self-describing `save_pretrained` folder, atomically.
+"""Exporting the trained network as a self-describing `save_pretrained` folder during and after training.
 
-The folder is written beside its target and swapped in with renames, so a reader (or a run killed
-mid-export) never finds a half-written `gpt/`: it sees the previous export or the new one.
+`save_pretrained` writes atomically (the folder is written beside its target and swapped in), so a reader, or
+a run killed mid-export, never finds a half-written `gpt/`: it sees the previous export or the new one. An
+export whose weights are no longer finite is refused rather than replacing the last good one.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import lightning as L
 from lightning.pytorch.callbacks import Callback
 
-
-def export_pretrained(model, directory: str | Path) -> Path:
-    """`model.save_pretrained` into `directory`, replacing any previous export in one rename."""
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = directory.with_name(f".{directory.name}.tmp-{os.getpid()}")
-    old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    if directory.exists():
-        os.replace(directory, old)
-    os.replace(tmp, directory)
-    shutil.rmtree(old, ignore_errors=True)
-    return directory
+from vidtok.train.faults import check_finite_weights
 
 
 class ExportCallback(Callback):
@@ -43,9 +29,12 @@ class ExportCallback(Callback):
         self._exported_step = -1
 
     def _export(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.is_global_zero and trainer.global_step != self._exported_step:
-            export_pretrained(pl_module.model, self.directory)
-            self._exported_step = trainer.global_step
+        if trainer.global_step == self._exported_step:
+            return
+        check_finite_weights(pl_module.model, trainer.global_step, f"export to {self.directory}")  # every rank alike
+        if trainer.is_global_zero:
+            pl_module.model.save_pretrained(self.directory)
+        self._exported_step = trainer.global_step
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args) -> None:
         step = trainer.global_step

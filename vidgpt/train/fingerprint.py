@@ -44,8 +44,10 @@ def check_trained_on(model, tokenizer: nn.Module) -> None:
     """
     model.check_tokenizer(tokenizer)
     expected = (model.config.tokenizer or {}).get("fingerprint")
+    if expected is None:  # nothing recorded to compare (and nothing to hash)
+        return
     actual = tokenizer_fingerprint(tokenizer)
-    if expected is not None and expected != actual:
+    if expected != actual:
         raise ValueError(
             f"tokenizer mismatch: the GPT was trained on tokenizer {expected[:12]}..., this one is {actual[:12]}... "
             "(same layout, other weights)"

@@ -23,6 +23,7 @@ from vidgpt.train.fingerprint import check_trained_on, tokenizer_fingerprint
 from vidgpt.train.module import GPTModule, model_from_checkpoint
 from vidgpt.train.shards import TokenShardDataset
 from vidtok.model import VideoTokenizer
+from vidtok.train.checkpoint import AtomicCheckpointIO
 
 log = logging.getLogger(__name__)
 EXPORT_NAME = "gpt"
@@ -53,7 +54,7 @@ def train_gpt(
       the captions of all training combinations), with at most `text_vocab_size` ids.
     - `preset` names the backbone size (`vidgpt.model.PRESETS`); `backbone` overrides single fields.
     - `module`: `GPTModule` options (lr, warmup_steps, prompt_dropout, context_noise, ...).
-    - `trainer`: a Lightning Trainer, or the keyword arguments for one.
+    - `trainer`: a Lightning Trainer, or the keyword arguments for one (checkpoints then written atomically).
     - `ckpt_path`: a Lightning checkpoint of an earlier run to resume (network rebuilt from it).
     - `export_every_n_steps`: also export periodically (each export replaces the last atomically).
     """
@@ -64,6 +65,7 @@ def train_gpt(
     frames, height, width = _video_shape(train_ds)
 
     if ckpt_path is not None:
+        # read as plain data (weights_only) before any Trainer does: FSDP's full checkpoints bypass the checkpoint IO
         model = model_from_checkpoint(ckpt_path)
         check_trained_on(model, tokenizer)
     else:
@@ -85,7 +87,7 @@ def train_gpt(
         collate_fn=collate, persistent_workers=num_workers > 0, pin_memory=torch.cuda.is_available(),
     )
     if trainer is None or isinstance(trainer, dict):
-        trainer = L.Trainer(**(trainer or {}))
+        trainer = L.Trainer(**{"plugins": [AtomicCheckpointIO()], **(trainer or {})})
     if not any(isinstance(cb, ExportCallback) for cb in trainer.callbacks):
         trainer.callbacks.append(ExportCallback(Path(out_dir) / EXPORT_NAME, export_every_n_steps))
     trainer.fit(

@@ -3,6 +3,11 @@
 Per training step: codes (from the batch, or encoded on the fly by the frozen tokenizer) -> prompt dropout
 (CFG's null prompt) -> context noise on the *input* codes only -> next-code cross-entropy against the clean
 codes. AdamW with per-step warm-up + cosine; gradient clipping and precision come from the Trainer.
+
+Diagonal visibility (`diagonal_mask_prob` > 0): a diagonal schedule makes a code without seeing the codes
+produced in the same step, although they precede it in raster order; a model trained only causally has never
+met that context. That share of batches is trained with `vidgpt.decode.plan.training_mask` of the diagonal
+schedule (`diagonal_window`, `diagonal_frame_overlap`), the rest causally, so the model stays a raster model too.
 """
 
 from __future__ import annotations
@@ -17,16 +22,16 @@ import torch.nn.functional as F
 from tokenizers import Tokenizer
 from torch import nn
 
+from vidgpt.decode.plan import training_mask
+from vidgpt.decode.schedules import diagonal_schedule
 from vidgpt.model import PromptTokenizer, VidGPT, VidGPTConfig, corrupt_codes
 from vidgpt.train.batches import drop_prompts, encode_frozen
 from vidgpt.train.fingerprint import check_trained_on
 from vidgpt.train.schedule import warmup_cosine
+from vidtok.train.checkpoint import load_checkpoint
+from vidtok.train.faults import NonFiniteLossError
 
 CHECKPOINT_KEY = "vidgpt"  # where a Lightning checkpoint keeps what rebuilds the network (config + prompt tokenizer)
-
-
-class NonFiniteLossError(FloatingPointError):
-    """The loss or the gradient norm became NaN/inf; training stops rather than corrupt the weights."""
 
 
 class GPTModule(L.LightningModule):
@@ -35,6 +40,8 @@ class GPTModule(L.LightningModule):
     `tokenizer`: the frozen stage-1 tokenizer, only for on-the-fly training from videos; it is kept out of
     the state dict and the optimizer. `total_steps`: length of the cosine (default: the Trainer's
     estimated optimizer steps). `fused`: AdamW's fused kernel (default: on CUDA and CPU).
+    `diagonal_mask_prob`: share of training batches that see only what diagonal decoding with
+    `diagonal_window` / `diagonal_frame_overlap` lets them see (0 = plain causal training).
     """
 
     def __init__(
@@ -50,11 +57,17 @@ class GPTModule(L.LightningModule):
         prompt_dropout: float = 0.1,
         context_noise: float = 0.0,
         fused: bool | None = None,
+        diagonal_mask_prob: float = 0.0,
+        diagonal_window: int = 1,
+        diagonal_frame_overlap: bool = True,
     ) -> None:
         super().__init__()
-        for name, value in (("prompt_dropout", prompt_dropout), ("context_noise", context_noise)):
+        for name, value in (("prompt_dropout", prompt_dropout), ("context_noise", context_noise),
+                            ("diagonal_mask_prob", diagonal_mask_prob)):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must lie in [0, 1], got {value}")
+        if diagonal_window < 1:
+            raise ValueError(f"diagonal_window must be >= 1, got {diagonal_window}")
         self.save_hyperparameters(ignore=["model", "tokenizer"])
         self.model = model
         if tokenizer is not None:
@@ -63,6 +76,7 @@ class GPTModule(L.LightningModule):
         # a tuple, not an attribute nn.Module would register: the frozen tokenizer is no part of the checkpoint
         self._frozen = (tokenizer,) if tokenizer is not None else ()
         self._last_step_time: float | None = None
+        self._diagonal_mask: torch.Tensor | None = None
 
     @property
     def tokenizer(self) -> nn.Module | None:
@@ -80,13 +94,24 @@ class GPTModule(L.LightningModule):
             tok.to(self.device)
         return encode_frozen(tok, batch["video"])
 
+    def diagonal_mask(self) -> torch.Tensor:
+        """Bool (S, S) training visibility of the configured diagonal schedule, built once per device."""
+        if self._diagonal_mask is None or self._diagonal_mask.device != self.device:
+            cfg, hp = self.model.config, self.hparams
+            schedule = diagonal_schedule(*cfg.grid, window=hp.diagonal_window, frame_overlap=hp.diagonal_frame_overlap)
+            self._diagonal_mask = training_mask(schedule, cfg.grid, cfg.prompt_length).to(self.device)
+        return self._diagonal_mask
+
     def loss_and_accuracy(
-        self, prompt_ids: torch.Tensor, codes: torch.Tensor, context_noise: float = 0.0
+        self, prompt_ids: torch.Tensor, codes: torch.Tensor, context_noise: float = 0.0,
+        attention_mask: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Cross-entropy and top-1 accuracy of the next code, with `context_noise` on the inputs only."""
+        """Cross-entropy and top-1 accuracy of the next code, with `context_noise` on the inputs only.
+        `attention_mask`: bool (S, S) visibility (None = causal), e.g. `diagonal_mask()`."""
         targets = self.model.flat_codes(codes)
         inputs = corrupt_codes(targets, context_noise, self.model.config.codebook_size)
-        logits = self.model(prompt_ids, inputs)  # logits j see inputs < j only, so targets never leak in
+        # logits j see inputs < j at most, so targets never leak in
+        logits = self.model(prompt_ids, inputs, attention_mask=attention_mask)
         loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
         accuracy = (logits.detach().argmax(-1) == targets).float().mean()
         return loss, accuracy
@@ -94,7 +119,9 @@ class GPTModule(L.LightningModule):
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         codes = self.batch_codes(batch)
         prompt_ids = drop_prompts(batch["prompt_ids"], self.hparams.prompt_dropout, self.model.config.pad_id)
-        loss, accuracy = self.loss_and_accuracy(prompt_ids, codes, self.hparams.context_noise)
+        diagonal = self.hparams.diagonal_mask_prob > 0 and bool(torch.rand(()) < self.hparams.diagonal_mask_prob)
+        loss, accuracy = self.loss_and_accuracy(prompt_ids, codes, self.hparams.context_noise,
+                                                self.diagonal_mask() if diagonal else None)
         if not torch.isfinite(loss):
             raise NonFiniteLossError(
                 f"training loss is {loss.item()} at step {self.global_step} (epoch {self.current_epoch}, "
@@ -118,10 +145,15 @@ class GPTModule(L.LightningModule):
         self._last_step_time = None
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        loss, accuracy = self.loss_and_accuracy(batch["prompt_ids"], self.batch_codes(batch))
+        codes = self.batch_codes(batch)
+        loss, accuracy = self.loss_and_accuracy(batch["prompt_ids"], codes)
         b = batch["prompt_ids"].shape[0]
         self.log("val/loss", loss, prog_bar=True, sync_dist=True, batch_size=b)
         self.log("val/acc", accuracy, sync_dist=True, batch_size=b)
+        if self.hparams.diagonal_mask_prob > 0:  # the gap to causal is what diagonal training is meant to close
+            loss, accuracy = self.loss_and_accuracy(batch["prompt_ids"], codes, attention_mask=self.diagonal_mask())
+            self.log("val/loss_diagonal", loss, sync_dist=True, batch_size=b)
+            self.log("val/acc_diagonal", accuracy, sync_dist=True, batch_size=b)
 
     # ---------------------------------------------------------------- optimisation
     def configure_optimizers(self) -> dict:
@@ -173,7 +205,7 @@ def model_from_checkpoint(path: str | Path) -> VidGPT:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    ckpt = load_checkpoint(path)
     if CHECKPOINT_KEY not in ckpt:
         raise ValueError(f"{path} is not a GPTModule checkpoint (no {CHECKPOINT_KEY!r} entry)")
     saved = ckpt[CHECKPOINT_KEY]

@@ -16,6 +16,7 @@ Process i of n (`rank=(i, n)`) takes shards i, i + n, ...; all processes share o
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -23,12 +24,12 @@ from pathlib import Path
 from typing import Iterator
 
 import torch
-from safetensors.torch import save_file
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from vidgpt.train.fingerprint import tokenizer_fingerprint
-from vidgpt.train.shards import FORMAT, MANIFEST, VERSION, codes_dtype, file_sha256, shard_name
+from vidgpt.train.shards import FORMAT, MANIFEST, VERSION, codes_dtype, file_sha256, shard_bytes, shard_name
+from vidtok.model.replace import replace_file, temp_beside
 
 _LOCK = ".manifest.lock"
 _HEADER_KEYS = ("format", "version", "tokenizer", "grid", "video_shape", "dtype", "num_items", "shard_size", "num_shards", "dataset")
@@ -196,20 +197,12 @@ def _write_shard(
     out_dir: Path, index: int, codes: torch.Tensor, captions: list[str], first: int, fingerprint: str
 ) -> dict:
     name = shard_name(index)
-    tmp = out_dir / f".{name}.tmp-{os.getpid()}"
     metadata = {"captions": json.dumps(captions), "first": str(first), "tokenizer_fingerprint": fingerprint}
-    save_file({"codes": codes.contiguous()}, str(tmp), metadata=metadata)
-    os.chmod(tmp, 0o666 & ~_umask())  # safetensors creates 0600 files; shards are data to share like any other
-    _fsync(tmp)
-    entry = {"index": index, "first": first, "count": len(captions), "sha256": file_sha256(tmp)}
-    os.replace(tmp, out_dir / name)
-    return entry
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    data = shard_bytes(codes, metadata)
+    tmp = temp_beside(out_dir / name)  # also sweeps what a killed writer of this shard left
+    tmp.write_bytes(data)
+    replace_file(tmp, out_dir / name)
+    return {"index": index, "first": first, "count": len(captions), "sha256": hashlib.sha256(data).hexdigest()}
 
 
 def _fsync(path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 from safetensors import safe_open
+from safetensors.torch import save
 from torch import nn
 from torch.utils.data import Dataset
 
@@ -21,6 +22,20 @@ MANIFEST = "manifest.json"
 def shard_name(index: int) -> str:
     """File name of shard `index`."""
     return f"shard-{index:05d}.safetensors"
+
+
+def shard_bytes(codes: torch.Tensor, metadata: dict[str, str]) -> bytes:
+    """A shard file's bytes: safetensors holding tensor `codes` and `metadata`, its JSON header's keys sorted.
+
+    safetensors writes the metadata in the hash order of a Rust HashMap, which changes from process to
+    process; sorted, a shard's bytes (and SHA-256) depend on its content alone, so a resumed or split run
+    writes exactly the files of an uninterrupted one.
+    """
+    data = save({"codes": codes.contiguous()}, metadata=metadata)
+    n = int.from_bytes(data[:8], "little")
+    header = json.dumps(json.loads(data[8:8 + n]), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    header += b" " * (-len(header) % 8)  # padded like safetensors pads it, so the tensor data stays 8-byte aligned
+    return len(header).to_bytes(8, "little") + header + data[8 + n:]
 
 
 def codes_dtype(codebook_size: int) -> torch.dtype:

@@ -106,11 +106,12 @@ class TokenizerConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TokenizerConfig":
+    def from_dict(cls, d: dict, source: str = "TokenizerConfig") -> "TokenizerConfig":
+        """`source` (e.g. the file read) names where a bad key came from."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - known
         if unknown:
-            raise ValueError(f"unknown TokenizerConfig keys: {sorted(unknown)}")
+            raise ValueError(f"{source}: unknown key(s) {sorted(unknown)}; known keys: {sorted(known)}")
         return cls(**d)
 
     def save(self, path: str | Path) -> None:
@@ -121,4 +122,10 @@ class TokenizerConfig:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"tokenizer config not found: {path}")
-        return cls.from_dict(json.loads(path.read_text()))
+        try:
+            d = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"{path}: not valid JSON ({e})") from None
+        if not isinstance(d, dict):
+            raise ValueError(f"{path}: expected a JSON object, got {type(d).__name__}")
+        return cls.from_dict(d, source=str(path))

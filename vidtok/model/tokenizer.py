@@ -19,6 +19,7 @@ import math
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -34,6 +35,7 @@ from vidtok.model.layers import (
     time_to_depth,
 )
 from vidtok.model.quantizer import Quantizer
+from vidtok.model.replace import replacing_folder
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -243,12 +245,15 @@ class VideoTokenizer(nn.Module):
         return self.decode(codes.unsqueeze(1))[:, :, 0]
 
     def save_pretrained(self, directory: str | Path) -> Path:
-        """Write config.json + model.safetensors into `directory`; that is all `from_pretrained` needs."""
+        """Write config.json + model.safetensors as `directory`; that is all `from_pretrained` needs.
+
+        Atomic: the folder is written beside `directory` and then replaces it whole (see `replacing_folder`).
+        """
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        self.cfg.save(directory / CONFIG_NAME)
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        save_file(state, str(directory / WEIGHTS_NAME), metadata={"format": "pt"})
+        with replacing_folder(directory, marker=CONFIG_NAME) as tmp:
+            self.cfg.save(tmp / CONFIG_NAME)
+            save_file(state, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
         return directory
 
     @classmethod
@@ -259,7 +264,10 @@ class VideoTokenizer(nn.Module):
         if not weights.is_file():
             raise FileNotFoundError(f"tokenizer weights not found: {weights}")
         model = cls(TokenizerConfig.load(directory / CONFIG_NAME))
-        state = load_file(str(weights), device=str(map_location))
+        try:
+            state = load_file(str(weights), device=str(map_location))
+        except SafetensorError as e:
+            raise ValueError(f"{weights} is not a readable safetensors file ({e}): it is corrupt or truncated") from None
         own = model.state_dict()
         missing = sorted(set(own) - set(state))
         unexpected = sorted(set(state) - set(own))

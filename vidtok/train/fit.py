@@ -15,6 +15,9 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.data import DataLoader, Dataset
 
 from vidtok.model import TokenizerConfig, VideoTokenizer
+from vidtok.model.replace import replace_file, temp_beside
+from vidtok.train.checkpoint import AtomicCheckpointIO, load_checkpoint
+from vidtok.train.faults import FiniteCheckpoints
 from vidtok.train.module import TokenizerModule, TrainConfig
 
 
@@ -75,15 +78,18 @@ def train_tokenizer(
         ckpt_path = ckpt_dir / "last.ckpt" if str(resume) == "last" else Path(resume)
         if not ckpt_path.is_file():
             raise FileNotFoundError(f"resume checkpoint not found: {ckpt_path}")
+        load_checkpoint(ckpt_path)  # plain data only, before a Trainer's own torch.load (unsafe in some versions)
 
     kwargs: dict[str, Any] = dict(
         max_steps=train_cfg.max_steps,
         default_root_dir=str(out_dir),
         logger=TensorBoardLogger(str(out_dir), name="logs"),
-        callbacks=[PeriodicCheckpoint(ckpt_dir / "last.ckpt", checkpoint_every_minutes), LearningRateMonitor()],
+        callbacks=[PeriodicCheckpoint(ckpt_dir / "last.ckpt", checkpoint_every_minutes), FiniteCheckpoints(),
+                   LearningRateMonitor()],
         log_every_n_steps=25,
         enable_progress_bar=False,
         num_sanity_val_steps=0,
+        plugins=[AtomicCheckpointIO()],
     )
     if train_cfg.max_minutes:
         kwargs["max_time"] = {"minutes": train_cfg.max_minutes}
@@ -99,10 +105,13 @@ def train_tokenizer(
             val_dataloaders=_loader(val_data, batch_size, False, num_workers),
             ckpt_path=ckpt_path,
         )
-    if trainer.is_global_zero:
-        trainer.save_checkpoint(str(ckpt_dir / "last.ckpt"))
+    # every rank must call it (it holds a barrier); only rank 0 writes
+    trainer.save_checkpoint(str(ckpt_dir / "last.ckpt"))
     tokenizer = module.tokenizer.eval()
     if trainer.is_global_zero:
-        tokenizer.save_pretrained(out_dir / "tokenizer")
-        (out_dir / "tokenizer" / "train_config.json").write_text(json.dumps(asdict(train_cfg), indent=2))
+        tokenizer.save_pretrained(out_dir / "tokenizer")  # atomic; train_config.json is a note, not needed to load
+        note = out_dir / "tokenizer" / "train_config.json"
+        tmp = temp_beside(note)
+        tmp.write_text(json.dumps(asdict(train_cfg), indent=2))
+        replace_file(tmp, note)
     return tokenizer

@@ -13,6 +13,7 @@ from torchmetrics.functional.image import structural_similarity_index_measure
 from vidtok.model import TokenizerConfig, VideoTokenizer
 from vidtok.train.augment import salient_crop
 from vidtok.train.discriminator import PatchDiscriminator3D
+from vidtok.train.faults import check_finite_loss
 from vidtok.train.losses import hinge_d_loss, hinge_g_loss, reconstruction_loss, saliency_weights
 
 
@@ -34,6 +35,7 @@ class TrainConfig:
     # L2 only by default: L1's sign gradient stalls on a "background everywhere" plateau on sparse
     # content (measured: 17 dB vs 29 dB after 150 steps on a 2-clip overfit), and PSNR is an L2 metric
     l1_weight: float = 0.0
+    l1_start: int = 0  # generator steps before the L1 term joins (L2 alone gets past the plateau first)
     l2_weight: float = 1.0
     saliency: float = 8.0  # see losses.saliency_weights; 0 = plain per-pixel loss
     crop: int | None = 32  # train on salient crops of this side (see augment.salient_crop); None = full frames
@@ -139,7 +141,8 @@ class TokenizerModule(L.LightningModule):
             video = salient_crop(video, c.crop, c.crop_uniform)
         recon, codes, aux, z = self.tokenizer(video)
         weights = saliency_weights(video, c.saliency)
-        rec = reconstruction_loss(recon, video, weights, c.l1_weight, c.l2_weight)
+        l1 = c.l1_weight if self._gen_steps >= c.l1_start else 0.0
+        rec = reconstruction_loss(recon, video, weights, l1, c.l2_weight)
         loss = rec + c.quantizer_weight * aux
         use_adv = self.disc is not None and self._gen_steps >= c.adversarial_start
         if use_adv:
@@ -147,6 +150,7 @@ class TokenizerModule(L.LightningModule):
             loss = loss + c.adversarial_weight * g_loss
             self.log("train/g_loss", g_loss)
 
+        check_finite_loss(loss.detach(), "training loss", self._gen_steps)
         opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         if c.grad_clip:
@@ -156,6 +160,7 @@ class TokenizerModule(L.LightningModule):
 
         if use_adv:
             d_loss = hinge_d_loss(self.disc(video), self.disc(recon.detach()))
+            check_finite_loss(d_loss.detach(), "discriminator loss", self._gen_steps - 1)
             d_opt.zero_grad(set_to_none=True)
             self.manual_backward(d_loss)
             d_opt.step()

@@ -1,0 +1,106 @@
+"""Training with the visibility of diagonal decoding (GPTModule's diagonal_mask_prob): masks and wiring."""
+
+from __future__ import annotations
+
+import lightning as L
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from vidgpt.decode.plan import training_mask
+from vidgpt.decode.schedules import diagonal_schedule, raster_schedule, step_of
+from vidgpt.model import PromptTokenizer, VidGPT
+from vidgpt.train.batches import GPTCollate
+from vidgpt.train.module import GPTModule
+from vidtok.data.shapes import split_combinations
+
+GRID, K, PROMPT_LEN = (2, 4, 4), 64, 12
+QUIET = dict(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False,
+             enable_checkpointing=False)
+
+
+@pytest.fixture(scope="module")
+def prompt() -> PromptTokenizer:
+    return PromptTokenizer.fit([a.caption for a in split_combinations("train")], vocab_size=512)
+
+
+def _model(prompt: PromptTokenizer) -> VidGPT:
+    torch.manual_seed(0)
+    return VidGPT.build(prompt, GRID, K, prompt_length=PROMPT_LEN, preset="tiny")
+
+
+def _items(n: int = 8) -> list[dict]:
+    g = torch.Generator().manual_seed(0)
+    return [{"codes": torch.randint(0, K, GRID, generator=g), "caption": c.caption}
+            for c in split_combinations("train")[:n]]
+
+
+def test_raster_mask_gives_the_default_causal_loss(prompt):
+    module = GPTModule(_model(prompt)).eval()
+    batch = GPTCollate(prompt, PROMPT_LEN)(_items(4))
+    raster = training_mask(raster_schedule(*GRID), GRID, PROMPT_LEN)
+    with torch.no_grad():
+        default, acc = module.loss_and_accuracy(batch["prompt_ids"], batch["codes"])
+        masked, acc_masked = module.loss_and_accuracy(batch["prompt_ids"], batch["codes"], attention_mask=raster)
+        diagonal, _ = module.loss_and_accuracy(batch["prompt_ids"], batch["codes"],
+                                               attention_mask=module.diagonal_mask())
+    # transformers takes our 4D bool mask as given: the raster mask reproduces its own causal mask
+    assert masked.item() == pytest.approx(default.item(), abs=1e-5) and acc_masked == acc
+    assert abs(diagonal.item() - default.item()) > 1e-4  # the diagonal mask does hide something
+
+
+@pytest.mark.parametrize("window,overlap", [(1, True), (2, False)])
+def test_diagonal_mask_hides_codes_made_in_the_same_or_a_later_step(prompt, window, overlap):
+    module = GPTModule(_model(prompt), diagonal_window=window, diagonal_frame_overlap=overlap).eval()
+    mask = module.diagonal_mask()
+    n = GRID[0] * GRID[1] * GRID[2]
+    step = step_of(diagonal_schedule(*GRID, window=window, frame_overlap=overlap), n)
+    batch = GPTCollate(prompt, PROMPT_LEN)(_items(2))
+    codes = batch["codes"].flatten(1)
+    q = 2  # row 0, column 2: made in the same step as, or after, the start of the next rows
+    changed = codes.clone()
+    changed[:, q] = (changed[:, q] + 1) % K
+    with torch.no_grad():
+        before = module.model(batch["prompt_ids"], codes, attention_mask=mask)
+        after = module.model(batch["prompt_ids"], changed, attention_mask=mask)
+        causal_after = module.model(batch["prompt_ids"], changed)
+        causal_before = module.model(batch["prompt_ids"], codes)
+    moved = (after - before).abs().amax(dim=(0, 2)) > 1e-6
+    # code p's query holds code p - 1 as its input; the other codes before p it sees are those made earlier
+    hidden = [p for p in range(q + 2, n) if step[q] >= step[p]]
+    assert hidden, "the grid must have a code that may not see code q"
+    assert not moved[hidden].any()
+    assert (causal_after - causal_before).abs().amax(dim=(0, 2))[hidden].gt(1e-6).all()  # causally they would
+    seen = [p for p in range(q + 1, n) if p == q + 1 or step[q] < step[p]]
+    assert moved[seen].all()
+    assert not moved[: q + 1].any()  # nothing before q depends on it either way
+
+
+class _Recorder(GPTModule):
+    """Notes which visibility each training batch was given."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.masks: list[str] = []
+
+    def loss_and_accuracy(self, prompt_ids, codes, context_noise=0.0, attention_mask=None):
+        if self.training:
+            self.masks.append("causal" if attention_mask is None else
+                              "diagonal" if torch.equal(attention_mask, self.diagonal_mask()) else "other")
+        return super().loss_and_accuracy(prompt_ids, codes, context_noise, attention_mask)
+
+
+@pytest.mark.parametrize("prob,expected", [(0.0, {"causal"}), (1.0, {"diagonal"}), (0.5, {"causal", "diagonal"})])
+def test_diagonal_mask_prob_sets_the_share_of_masked_batches(prompt, prob, expected):
+    module = _Recorder(_model(prompt), diagonal_mask_prob=prob, warmup_steps=1, total_steps=12)
+    loader = DataLoader(_items(8), batch_size=2, collate_fn=GPTCollate(prompt, PROMPT_LEN))
+    torch.manual_seed(0)
+    L.Trainer(max_steps=12, **QUIET).fit(module, loader)
+    assert len(module.masks) == 12 and set(module.masks) == expected
+
+
+def test_bad_diagonal_options_are_named(prompt):
+    with pytest.raises(ValueError, match="diagonal_mask_prob"):
+        GPTModule(_model(prompt), diagonal_mask_prob=1.5)
+    with pytest.raises(ValueError, match="diagonal_window"):
+        GPTModule(_model(prompt), diagonal_window=0)

@@ -1,0 +1,112 @@
+"""Real time: frames generated per second while streaming, tokenizer decoding included, against 8 fps playback.
+
+17-frame clips at 64x64 (latent grid 5x8x8) and 128x128 (5x16x16): a demo-size VidGPT and a default-config
+tokenizer, both with random weights (speed does not depend on training), batch 1, the generate command's
+sampling (classifier-free guidance 3, top-k 100). Per setting:
+- `frames_per_s`: 17 pixel frames over the wall-clock time until the last streamed frame, decoding included;
+  `x_playback` divides it by 8 fps (>= 1: faster than it plays);
+- `cpu_frames_per_s`, `x_playback_cpu`: the same per CPU-second of this process, i.e. what one idle core
+  would do with one thread; on a shared machine the wall-clock figures swing with the load, these less;
+- `codes_only_fps`: the same without the tokenizer decoder (what the GPT alone allows);
+- `first_frame_s`: time to the first streamed frame; `buffer_s`: the shortest wait before starting 8 fps
+  playback that never stalls afterwards (0 when generation stays ahead of playback from the first frame).
+Runs are interleaved, best of `repeats` (tools/bench_decode.py's best_times). `python tools/bench_stream.py`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import torch
+
+from bench_decode import PROMPT, best_times
+from vidgpt.generator import VideoGenerator
+from vidgpt.model import PromptTokenizer, VidGPT, tokenizer_identity
+from vidtok.model import TokenizerConfig, VideoTokenizer
+
+PLAYBACK_FPS = 8
+FRAMES = 17
+SIZES = (64, 128)
+SETTINGS = ({"schedule": "raster"}, {"schedule": "diagonal", "window": 2}, {"schedule": "diagonal", "window": 1})
+SAMPLING = {"cfg_scale": 3.0, "top_k": 100, "temperature": 1.0}
+
+
+def demo_generator(size: int, frames: int = FRAMES) -> VideoGenerator:
+    """Random-weight default tokenizer + demo GPT on its latent grid for `frames` x `size` x `size` clips."""
+    torch.manual_seed(0)
+    tokenizer = VideoTokenizer(TokenizerConfig()).eval()
+    grid = tuple(int(v) for v in tokenizer.latent_shape(frames, size, size))
+    prompt = PromptTokenizer.fit([PROMPT] * 4, vocab_size=300)
+    gpt = VidGPT.build(prompt, grid, tokenizer.codebook_size, prompt_length=16, preset="demo",
+                       tokenizer=tokenizer_identity(tokenizer, frames, size, size)).eval()
+    return VideoGenerator(gpt, tokenizer)
+
+
+def _name(s: dict) -> str:
+    return "raster" if s["schedule"] == "raster" else f"diagonal w={s['window']}"
+
+
+def _stream(gen: VideoGenerator, setting: dict, decode: bool, fastest: dict) -> Callable[[], None]:
+    """One streamed generation; keeps the arrival times of the fastest run in `fastest`."""
+    def run() -> None:
+        start, cpu = time.perf_counter(), time.process_time()
+        arrivals = []  # (seconds, index of the first pixel frame this latent frame brings)
+        shown = 0
+        for latent in gen.generate(PROMPT, stream=True, decode=decode, seed=0, **setting, **SAMPLING):
+            arrivals.append((time.perf_counter() - start, shown))
+            shown += 0 if latent.frames is None else latent.frames.shape[1]
+        cpu = time.process_time() - cpu
+        fastest["cpu_seconds"] = min(cpu, fastest.get("cpu_seconds", float("inf")))
+        if arrivals[-1][0] < fastest.get("seconds", float("inf")):
+            fastest.update(seconds=arrivals[-1][0], arrivals=arrivals, frames=shown)
+    return run
+
+
+def buffer_seconds(arrivals: list[tuple[float, int]], fps: float = PLAYBACK_FPS) -> float:
+    """Smallest start delay D such that pixel frame i, shown at D + i / fps, has always arrived by then."""
+    return max(0.0, *(t - first / fps for t, first in arrivals))
+
+
+def run(repeats: int = 2, threads: int | None = 1, sizes: tuple[int, ...] = SIZES) -> list[dict]:
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    rows = []
+    try:
+        for size in sizes:
+            gen = demo_generator(size)
+            fastest: dict[str, dict] = {}
+            fns = {}
+            for s in SETTINGS:
+                for what, decode in (("pixels", True), ("codes", False)):
+                    key = f"{_name(s)} {what}"
+                    fastest[key] = {}
+                    fns[key] = _stream(gen, s, decode, fastest[key])
+            _stream(gen, SETTINGS[-1], True, {})()  # warm-up: lazy inits of the first call
+            best_times(fns, repeats)
+            for s in SETTINGS:
+                full, codes = fastest[f"{_name(s)} pixels"], fastest[f"{_name(s)} codes"]
+                fps, cpu_fps = full["frames"] / full["seconds"], full["frames"] / full["cpu_seconds"]
+                rows.append(dict(bench="stream", size=f"{size}x{size}", grid="x".join(map(str, gen.gpt.config.grid)),
+                                 method=_name(s), frames_per_s=round(fps, 2),
+                                 x_playback=round(fps / PLAYBACK_FPS, 2), cpu_frames_per_s=round(cpu_fps, 2),
+                                 x_playback_cpu=round(cpu_fps / PLAYBACK_FPS, 2),
+                                 codes_only_fps=round(FRAMES / codes["seconds"], 2),
+                                 first_frame_s=round(full["arrivals"][0][0], 2),
+                                 buffer_s=round(buffer_seconds(full["arrivals"]), 2)))
+    finally:
+        torch.set_num_threads(before)
+    return rows
+
+
+if __name__ == "__main__":
+    import argparse
+
+    from bench import format_table
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = leave as is)")
+    args = parser.parse_args()
+    print(format_table(run(args.repeats, args.threads or None)))

@@ -1,0 +1,235 @@
+"""Diagonal decoding against raster on trained models: speed and Shapes prompt following per setting.
+
+For each decoding setting (raster; diagonal window 1/2/4 with and without frame overlap; window 1 keeping
+its stand-ins instead of replacing them) this measures, on each `--model`:
+- forward steps, tokens/s and the speedup over raster, batch 1, timed in this process with the settings'
+  repeats interleaved (best of `--repeats`, as tools/bench_decode.py does), codes only;
+- all-attributes accuracy on test-iid and both composition splits (vidgpt/evaluate.py), `--clips` videos
+  per split, the same prompts and seeds for every setting.
+Random-weight demo models on `--speed-grids` (default 5x16x16) add speed rows (accuracy n/a) for grids
+no model has. Writes table.md, table.json and accuracy_vs_speedup.png into `--out`.
+
+    python tools/diagonal_table.py --model runs/gpt-shapes --clips 48 --out outputs/diagonal
+    python tools/diagonal_table.py --model runs/gpt-causal --model runs/gpt-diagonal-ft  # the gap fine-tuning closes
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from bench import format_table  # noqa: E402
+from bench_decode import PROMPT, best_times, demo_model  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from vidgpt.decode import StaticForward, decode, make_schedule  # noqa: E402
+from vidgpt.evaluate import EVAL_SPLITS, evaluate_generator  # noqa: E402
+from vidgpt.generator import VideoGenerator  # noqa: E402
+from vidgpt.model import VidGPT  # noqa: E402
+from vidtok.eval.report import write_json  # noqa: E402
+
+Setting = dict[str, Any]  # VideoGenerator.generate's schedule options
+
+
+def settings() -> list[Setting]:
+    """Raster first (the reference), then every diagonal setting, then window 1 without replacement."""
+    out: list[Setting] = [{"schedule": "raster"}]
+    out += [{"schedule": "diagonal", "window": w, "frame_overlap": o} for o in (True, False) for w in (1, 2, 4)]
+    out.append({"schedule": "diagonal", "window": 1, "frame_overlap": True, "replace_standins": False})
+    return out
+
+
+def label(s: Setting) -> str:
+    if s["schedule"] == "raster":
+        return "raster"
+    name = f"diagonal w={s.get('window', 1)}"
+    if not s.get("frame_overlap", True):
+        name += " no-overlap"
+    if not s.get("replace_standins", True):
+        name += " keep-standins"
+    return name
+
+
+def parse_grid(text: str) -> tuple[int, int, int]:
+    parts = text.lower().split("x")
+    if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise ValueError(f"grid {text!r} must be TxHxW with positive integers, e.g. 5x16x16")
+    return tuple(int(p) for p in parts)  # type: ignore[return-value]
+
+
+def time_settings(gpt: VidGPT, chosen: Sequence[Setting], sampling: dict, repeats: int) -> dict[str, dict]:
+    """{label: forward_steps, tokens_per_s, speedup over raster}, batch 1, codes only, interleaved repeats."""
+    grid = gpt.config.grid
+    prompt = gpt.encode_prompts([PROMPT])
+    cfg_scale = sampling.get("cfg_scale", 1.0)
+    null = gpt.null_prompts(1) if cfg_scale != 1.0 else None
+    forward = StaticForward(gpt)  # made once, as VideoGenerator does: the weight re-layout is no decoding cost
+
+    def run(s: Setting) -> Callable[[], torch.Tensor]:
+        schedule = make_schedule(s["schedule"], *grid, window=s.get("window", 1),
+                                 frame_overlap=s.get("frame_overlap", True))
+        return lambda: decode(gpt, prompt, schedule, null_prompt_ids=null, cfg_scale=cfg_scale,
+                              temperature=sampling.get("temperature", 1.0), top_k=sampling.get("top_k"),
+                              top_p=sampling.get("top_p"), replace_standins=s.get("replace_standins", True),
+                              generator=torch.Generator().manual_seed(0), forward=forward)
+
+    fns = {label(s): run(s) for s in chosen}
+    steps = {label(s): len(make_schedule(s["schedule"], *grid, window=s.get("window", 1),
+                                         frame_overlap=s.get("frame_overlap", True))) + 1  # + the prefill
+             for s in chosen}
+    fns[min(steps, key=steps.get)]()  # warm-up (lazy inits of the first call) on the shortest setting
+    best = best_times(fns, repeats)
+    n = gpt.config.num_codes
+    return {k: {"forward_steps": steps[k], "tokens_per_s": n / t, "speedup": best["raster"] / t}
+            for k, t in best.items()}
+
+
+def accuracy(generator: VideoGenerator, s: Setting, sampling: dict, clips: int, batch_size: int,
+             seed: int) -> dict[str, float | None]:
+    """All-attributes accuracy per evaluation split for one setting (the evaluator's own seeds and prompts)."""
+    result = next(iter(evaluate_generator(generator, EVAL_SPLITS, clips, [{**s, **sampling}], batch_size, seed,
+                                          progress=False).values()))
+    return {split: result["splits"].get(split, {}).get("accuracy", {}).get("all") for split in EVAL_SPLITS}
+
+
+def model_rows(name: str, gpt: VidGPT, chosen: Sequence[Setting], sampling: dict, repeats: int,
+               acc: dict[str, dict] | None) -> list[dict]:
+    speed = time_settings(gpt, chosen, sampling, repeats)
+    rows = []
+    for s in chosen:
+        k = label(s)
+        row = {"model": name, "grid": "x".join(map(str, gpt.config.grid)), "setting": k, **speed[k]}
+        per_split = acc[k] if acc else dict.fromkeys(EVAL_SPLITS)
+        row.update(per_split)
+        known = [v for v in per_split.values() if v is not None]
+        row["mean"] = sum(known) / len(known) if acc and known else None
+        rows.append(row)
+    return rows
+
+
+SHORT = {"test-iid": "iid", "test-comp-shape-colour": "comp shape-colour",
+         "test-comp-colour-direction": "comp colour-direction"}
+
+
+def display(rows: Sequence[dict]) -> list[dict]:
+    """Rows for the printed / Markdown table: accuracies in %, n/a where not measured."""
+    out = []
+    for r in rows:
+        d = {k: r[k] for k in ("model", "grid", "setting", "forward_steps")}
+        d["tokens/s"] = round(r["tokens_per_s"], 1)
+        d["speedup"] = round(r["speedup"], 2)
+        for key in (*EVAL_SPLITS, "mean"):
+            v = r[key]
+            d[SHORT.get(key, key) + " acc"] = "n/a" if v is None else f"{100 * v:.1f}%"
+        out.append(d)
+    return out
+
+
+def plot(rows: Sequence[dict], path: Path) -> Path:
+    """All-attributes accuracy (per split, and their mean) against speedup over raster, one point per setting."""
+    fig = Figure(figsize=(8, 5))
+    ax = fig.subplots()
+    scored = [r for r in rows if r["mean"] is not None]
+    models = list(dict.fromkeys(r["model"] for r in scored))
+    markers = "os^Dv<>p"
+    for mi, model in enumerate(models):
+        mine = [r for r in scored if r["model"] == model]
+        x = [r["speedup"] for r in mine]
+        for split, colour in zip(EVAL_SPLITS, ("tab:blue", "tab:orange", "tab:green")):
+            ax.scatter(x, [100 * (r[split] or 0) for r in mine], color=colour, marker=markers[mi % len(markers)],
+                       alpha=0.5, label=f"{SHORT[split]}" + (f" ({model})" if len(models) > 1 else ""))
+        ax.scatter(x, [100 * r["mean"] for r in mine], color="black", marker=markers[mi % len(markers)],
+                   label="mean of splits" + (f" ({model})" if len(models) > 1 else ""))
+        for r in mine:
+            ax.annotate(r["setting"].removeprefix("diagonal "), (r["speedup"], 100 * r["mean"]), fontsize=7,
+                        xytext=(3, 3), textcoords="offset points")
+    ax.set_ylim(-2, 102)
+    ax.set_xlabel("speedup over raster (tokens/s ratio, batch 1)")
+    ax.set_ylabel("all-attributes accuracy (%)")
+    ax.set_title("Diagonal decoding: prompt following against speed")
+    ax.grid(alpha=0.3)
+    if scored:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", action="append", required=True, help="model folder (gpt/ + tokenizer/); repeatable")
+    parser.add_argument("--clips", type=int, default=48, help="generated videos per evaluation split and setting")
+    parser.add_argument("--out", default="outputs/diagonal", help="folder for table.md, table.json and the plot")
+    parser.add_argument("--repeats", type=int, default=2, help="timing rounds (best of)")
+    parser.add_argument("--speed-grids", default="5x16x16",
+                        help="comma-separated TxHxW grids timed on a random demo model ('' = none)")
+    parser.add_argument("--cfg-scale", type=float, default=3.0)
+    parser.add_argument("--top-k", type=int, default=100)
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--batch-size", type=int, default=16, help="prompts generated together for accuracy")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads while timing")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args(argv)
+    if args.clips < 1 or args.repeats < 1:
+        parser.error(f"--clips and --repeats must be >= 1, got {args.clips} and {args.repeats}")
+    try:
+        extra_grids = [parse_grid(g) for g in args.speed_grids.split(",") if g.strip()]
+        names = [Path(m).name for m in args.model]
+        names = names if len(set(names)) == len(names) else list(args.model)
+        generators = {n: VideoGenerator.from_pretrained(m, device=args.device) for n, m in zip(names, args.model)}
+    except (FileNotFoundError, ValueError) as e:
+        parser.error(str(e))
+    sampling = {"cfg_scale": args.cfg_scale, "top_k": args.top_k, "temperature": args.temperature}
+    chosen = settings()
+    before = torch.get_num_threads()
+    rows: list[dict] = []
+    start = time.perf_counter()
+    try:
+        for name, gen in generators.items():
+            acc = {}
+            for s in chosen:
+                acc[label(s)] = accuracy(gen, s, sampling, args.clips, args.batch_size, args.seed)
+                print(f"{name} {label(s)}: " + ", ".join(f"{SHORT[k]} {v}" for k, v in acc[label(s)].items()),
+                      flush=True)
+            torch.set_num_threads(args.threads)
+            rows += model_rows(name, gen.gpt, chosen, sampling, args.repeats, acc)
+            torch.set_num_threads(before)
+        model_grids = {tuple(gen.gpt.config.grid) for gen in generators.values()}
+        torch.set_num_threads(args.threads)
+        for grid in extra_grids:
+            if grid not in model_grids:
+                rows += model_rows("random demo", demo_model(grid).to(args.device), chosen, sampling, args.repeats,
+                                   None)
+    finally:
+        torch.set_num_threads(before)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    table = format_table(display(rows))
+    notes = (f"{args.clips} clips per split and setting, seed {args.seed}, cfg_scale {args.cfg_scale}, "
+             f"top_k {args.top_k}, temperature {args.temperature}; speed: batch 1, codes only (no pixel "
+             f"decoding), {args.threads} thread(s), best of {args.repeats} interleaved rounds, "
+             f"on {args.device}; accuracy = all attributes read back from the pixels.")
+    (out / "table.md").write_text(f"# Diagonal decoding against raster\n\n{notes}\n\n{table}\n", encoding="utf-8")
+    write_json({"settings": chosen, "sampling": sampling, "clips": args.clips, "seed": args.seed,
+                "repeats": args.repeats, "threads": args.threads, "device": args.device,
+                "models": {name: str(m) for name, m in zip(generators, args.model)}, "rows": rows},
+               out / "table.json")
+    plot(rows, out / "accuracy_vs_speedup.png")
+    print(table)
+    print(f"{notes}\nwrote {out}/table.md, table.json, accuracy_vs_speedup.png ({time.perf_counter() - start:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
