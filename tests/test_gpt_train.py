@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import lightning as L
@@ -267,3 +268,39 @@ def test_video_batch_without_tokenizer_is_a_clear_error(prompt):
         module.batch_codes({"video": torch.zeros(1, 3, FRAMES, SIZE, SIZE)})
     with pytest.raises(ValueError, match="prompt_dropout"):
         GPTModule(tiny_model(prompt), prompt_dropout=1.5)
+
+
+def test_schedule_minutes_runs_the_cosine_over_training_time_and_is_checkpointed(prompt):
+    module = GPTModule(tiny_model(prompt), lr=1e-3, warmup_steps=2, min_lr_ratio=0.0, schedule_minutes=10)
+    conf = module.configure_optimizers()
+    opt, sched = conf["optimizer"], conf["lr_scheduler"]["scheduler"]
+    opt.step(), sched.step(), opt.step(), sched.step()  # past the warm-up; no time has passed yet
+    assert opt.param_groups[0]["lr"] == pytest.approx(1e-3)
+    module.train_seconds = 5 * 60  # half the budget: the cosine is at its middle whatever the step count
+    opt.step(), sched.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(5e-4, rel=1e-3)
+    module.train_seconds = 11 * 60
+    opt.step(), sched.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-9)
+    ckpt: dict = {}
+    module.on_save_checkpoint(ckpt)
+    resumed = GPTModule(tiny_model(prompt), schedule_minutes=10)
+    resumed.on_load_checkpoint(ckpt)
+    assert resumed.train_seconds == 11 * 60
+    with pytest.raises(ValueError, match="schedule_minutes must be > 0"):
+        GPTModule(tiny_model(prompt), schedule_minutes=0)
+
+
+def test_snapshots_keep_every_periodic_export_with_its_step(tmp_path, tokenizer_dir, shard_dir):
+    trainer = L.Trainer(max_steps=4, enable_checkpointing=False, **QUIET)
+    model = train_gpt(tokenizer_dir, shard_dir, tmp_path, preset="tiny", batch_size=4, trainer=trainer,
+                      module=dict(warmup_steps=1), export_every_n_steps=2, snapshots=True)
+    snaps = sorted((tmp_path / "snapshots").iterdir())
+    assert [p.name for p in snaps] == ["step00000002", "step00000004"]
+    meta = json.loads((snaps[1] / "snapshot.json").read_text())
+    assert meta["step"] == 4 and meta["train_minutes"] >= 0
+    last = VidGPT.from_pretrained(snaps[1])
+    for name, p in model.state_dict().items():
+        assert torch.equal(p, last.state_dict()[name]), name
+    first = VidGPT.from_pretrained(snaps[0])
+    assert any(not torch.equal(p, first.state_dict()[n]) for n, p in model.state_dict().items())

@@ -46,6 +46,7 @@ def train(cfg: DictConfig) -> Path | float:
         trainer=trainer_from_config(cfg, run),
         ckpt_path=ckpt,
         export_every_n_steps=cfg.export_every_n_steps,
+        snapshots=cfg.snapshots,
     )
     if is_rank_zero():
         print(f"model folder: {run}  (generate with: vidgpt-generate model={run})")

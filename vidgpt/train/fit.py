@@ -27,6 +27,7 @@ from vidtok.train.checkpoint import AtomicCheckpointIO
 
 log = logging.getLogger(__name__)
 EXPORT_NAME = "gpt"
+SNAPSHOT_DIR = "snapshots"  # under the run folder: every periodic export, for learning curves
 
 
 def train_gpt(
@@ -46,6 +47,7 @@ def train_gpt(
     trainer: L.Trainer | dict[str, Any] | None = None,
     ckpt_path: str | Path | None = None,
     export_every_n_steps: int | None = None,
+    snapshots: bool = False,
 ) -> VidGPT:
     """Train a VidGPT on `tokenizer_dir`'s codes and export it to `out_dir / "gpt"`; returns the model.
 
@@ -57,6 +59,7 @@ def train_gpt(
     - `trainer`: a Lightning Trainer, or the keyword arguments for one (checkpoints then written atomically).
     - `ckpt_path`: a Lightning checkpoint of an earlier run to resume (network rebuilt from it).
     - `export_every_n_steps`: also export periodically (each export replaces the last atomically).
+    - `snapshots`: keep every periodic export under `out_dir/snapshots/` too (for learning curves).
     """
     tokenizer = VideoTokenizer.from_pretrained(tokenizer_dir)
     train_ds = _as_dataset(train_data, tokenizer, "train_data")
@@ -89,7 +92,8 @@ def train_gpt(
     if trainer is None or isinstance(trainer, dict):
         trainer = L.Trainer(**{"plugins": [AtomicCheckpointIO()], **(trainer or {})})
     if not any(isinstance(cb, ExportCallback) for cb in trainer.callbacks):
-        trainer.callbacks.append(ExportCallback(Path(out_dir) / EXPORT_NAME, export_every_n_steps))
+        snapshot_dir = Path(out_dir) / SNAPSHOT_DIR if snapshots else None
+        trainer.callbacks.append(ExportCallback(Path(out_dir) / EXPORT_NAME, export_every_n_steps, snapshot_dir))
     trainer.fit(
         pl_module,
         train_dataloaders=loader(train_ds, True),

@@ -42,6 +42,9 @@ class GPTModule(L.LightningModule):
     estimated optimizer steps). `fused`: AdamW's fused kernel (default: on CUDA and CPU).
     `diagonal_mask_prob`: share of training batches that see only what diagonal decoding with
     `diagonal_window` / `diagonal_frame_overlap` lets them see (0 = plain causal training).
+    `schedule_minutes`: run the cosine over this much training wall clock instead of `total_steps`; for
+    time-budgeted recipes, where a step count guessed in advance is wrong on a busy or faster machine
+    and a cosine cut short never anneals. The clock is checkpointed, so a resumed run continues it.
     """
 
     def __init__(
@@ -60,12 +63,15 @@ class GPTModule(L.LightningModule):
         diagonal_mask_prob: float = 0.0,
         diagonal_window: int = 1,
         diagonal_frame_overlap: bool = True,
+        schedule_minutes: float | None = None,
     ) -> None:
         super().__init__()
         for name, value in (("prompt_dropout", prompt_dropout), ("context_noise", context_noise),
                             ("diagonal_mask_prob", diagonal_mask_prob)):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must lie in [0, 1], got {value}")
+        if schedule_minutes is not None and schedule_minutes <= 0:
+            raise ValueError(f"schedule_minutes must be > 0 or null, got {schedule_minutes}")
         if diagonal_window < 1:
             raise ValueError(f"diagonal_window must be >= 1, got {diagonal_window}")
         self.save_hyperparameters(ignore=["model", "tokenizer"])
@@ -76,6 +82,7 @@ class GPTModule(L.LightningModule):
         # a tuple, not an attribute nn.Module would register: the frozen tokenizer is no part of the checkpoint
         self._frozen = (tokenizer,) if tokenizer is not None else ()
         self._last_step_time: float | None = None
+        self.train_seconds = 0.0  # training wall clock so far (steps only, not validation), checkpointed
         self._diagonal_mask: torch.Tensor | None = None
 
     @property
@@ -135,6 +142,8 @@ class GPTModule(L.LightningModule):
         if self._last_step_time is not None:
             tokens = batch["prompt_ids"].numel() + codes.numel()  # sequence positions this step
             self.log("train/tokens_per_s", tokens / (now - self._last_step_time), batch_size=b)
+            self.train_seconds += now - self._last_step_time
+        self.log("train/minutes", self.train_seconds / 60, batch_size=b)
         self._last_step_time = now
         return loss
 
@@ -167,13 +176,25 @@ class GPTModule(L.LightningModule):
         # the fused kernel: one pass over all parameters (also on CPU, where it beats foreach; tools/bench_train.py)
         fused = hp.fused if hp.fused is not None else self.device.type in ("cuda", "cpu")
         optimizer = torch.optim.AdamW(groups, lr=hp.lr, betas=tuple(hp.betas), fused=fused or None)
-        total = hp.total_steps or self.trainer.estimated_stepping_batches
-        if not 0 < total < float("inf"):
-            raise ValueError("GPTModule needs total_steps (or a Trainer with max_steps / max_epochs) for its LR schedule")
         warmup, floor = hp.warmup_steps, hp.min_lr_ratio
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: warmup_cosine(step, warmup, int(total), floor)
-        )
+        if hp.schedule_minutes:
+            # the cosine's progress is training time: express it as a step count of a 10^6-step schedule
+            span = 10**6
+
+            def factor(step: int) -> float:
+                warm = min(1.0, (step + 1) / warmup) if warmup else 1.0
+                done = int(span * min(1.0, self.train_seconds / (60 * hp.schedule_minutes)))
+                return warm * warmup_cosine(done, 0, span, floor)
+        else:
+            total = hp.total_steps or self.trainer.estimated_stepping_batches
+            if not 0 < total < float("inf"):
+                raise ValueError("GPTModule needs total_steps, schedule_minutes, or a Trainer with max_steps / max_epochs "
+                                 "for its LR schedule")
+
+            def factor(step: int) -> float:
+                return warmup_cosine(step, warmup, int(total), floor)
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def configure_gradient_clipping(
@@ -192,7 +213,11 @@ class GPTModule(L.LightningModule):
             )
 
     # ---------------------------------------------------------------- checkpoints
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.train_seconds = float(checkpoint.get("train_seconds", 0.0))
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["train_seconds"] = self.train_seconds
         prompt = self.model.prompt_tokenizer
         checkpoint[CHECKPOINT_KEY] = {
             "config": self.model.config.to_dict(),

@@ -1,0 +1,115 @@
+"""Prompt following against training time: the learning curve of a stage-2 run.
+
+Reads the snapshots a run keeps (`snapshots=true`, one per periodic export: `<run>/snapshots/step<N>/`
+with its `snapshot.json`), plus the final `<run>/gpt/`, and scores each with the project's evaluator
+(vidgpt/evaluate.py: raster decoding, the same prompts and seeds for every snapshot). Writes
+learning_curve.md, learning_curve.json and learning_curve.png into `--out` (default `<run>/learning_curve`).
+
+    python tools/learning_curve.py --run runs/gpt-shapes --clips 48
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from bench import format_table  # noqa: E402
+
+from vidgpt.evaluate import EVAL_SPLITS, evaluate_generator  # noqa: E402
+from vidgpt.generator import MODEL_GPT, MODEL_TOKENIZER, VideoGenerator  # noqa: E402
+from vidgpt.train.fit import SNAPSHOT_DIR  # noqa: E402
+from vidtok.model import VideoTokenizer  # noqa: E402
+
+
+def snapshots(run: Path) -> list[tuple[Path, dict]]:
+    """(gpt folder, {"step", "train_minutes"}) of every snapshot of `run`, oldest first."""
+    found = []
+    for folder in sorted((run / SNAPSHOT_DIR).glob("step*")):
+        meta = folder / "snapshot.json"
+        if meta.is_file():
+            found.append((folder, json.loads(meta.read_text())))
+    return found
+
+
+def learning_curve(run: Path, clips: int, splits: tuple[str, ...] = EVAL_SPLITS, seed: int = 0,
+                   max_points: int | None = None) -> list[dict]:
+    """One row per snapshot: step, training minutes, all-attributes accuracy per split."""
+    if not (run / MODEL_TOKENIZER).is_dir():
+        raise FileNotFoundError(f"{run} has no {MODEL_TOKENIZER}/ folder: not a stage-2 run folder")
+    points = snapshots(run)
+    if not points:
+        raise FileNotFoundError(f"{run / SNAPSHOT_DIR} holds no snapshots (train with snapshots=true)")
+    if max_points and len(points) > max_points:  # keep the last, spread the rest evenly
+        keep = {round(i * (len(points) - 1) / (max_points - 1)) for i in range(max_points)}
+        points = [p for i, p in enumerate(points) if i in keep]
+    tokenizer = VideoTokenizer.from_pretrained(run / MODEL_TOKENIZER).eval()
+    rows = []
+    for folder, meta in points:
+        generator = VideoGenerator.from_pretrained(folder, tokenizer=tokenizer)
+        result = evaluate_generator(generator, splits, clips, batch_size=16, seed=seed, progress=False)["raster"]
+        row = {"step": meta["step"], "minutes": meta.get("train_minutes")}
+        for split in splits:
+            row[split] = result["splits"][split]["accuracy"]["all"]
+        rows.append(row)
+        print(format_table([row]).splitlines()[-1], flush=True)
+    return rows
+
+
+def plot(rows: list[dict], splits: tuple[str, ...], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    x = [r["minutes"] if r["minutes"] is not None else r["step"] for r in rows]
+    for split in splits:
+        ax.plot(x, [100 * r[split] for r in rows], marker="o", label=split)
+    ax.set_xlabel("training minutes" if rows[0]["minutes"] is not None else "step")
+    ax.set_ylabel("all-attributes accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", required=True, help="a stage-2 run folder trained with snapshots=true")
+    parser.add_argument("--clips", type=int, default=48, help="videos per split per snapshot")
+    parser.add_argument("--splits", nargs="*", default=list(EVAL_SPLITS))
+    parser.add_argument("--max-points", type=int, default=None, help="evaluate at most this many snapshots")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    run = Path(args.run)
+    out = Path(args.out) if args.out else run / "learning_curve"
+    start = time.perf_counter()
+    try:
+        rows = learning_curve(run, args.clips, tuple(args.splits), max_points=args.max_points)
+    except (FileNotFoundError, ValueError) as err:
+        parser.error(str(err))
+    out.mkdir(parents=True, exist_ok=True)
+    table = format_table(rows)
+    (out / "learning_curve.md").write_text(table + "\n")
+    (out / "learning_curve.json").write_text(json.dumps(rows, indent=2))
+    plot(rows, tuple(args.splits), out / "learning_curve.png")
+    print(table)
+    print(f"({args.clips} videos per split per snapshot, {time.perf_counter() - start:.0f} s; written to {out})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
