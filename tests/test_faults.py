@@ -98,23 +98,26 @@ def _main_in_process(module: str, *args: str) -> tuple[int, str]:
     return code, err.getvalue()
 
 
-def _kill_after_checkpoint(proc: subprocess.Popen, ckpt: Path, after_step: int, rng: random.Random) -> None:
-    """SIGKILL `proc` soon after `ckpt` holds a step beyond `after_step` (at a random moment of what follows)."""
+def _kill_when(proc: subprocess.Popen, ready, rng: random.Random, what: str) -> None:
+    """SIGKILL `proc` soon after `ready()` holds (at a random moment of what follows); it must not end first."""
     try:
         deadline = time.monotonic() + 240
-        while proc.poll() is None and time.monotonic() < deadline:
-            if ckpt.is_file() and _step(ckpt) > after_step:
-                break
-            time.sleep(0.05)
-        assert proc.poll() is None, f"the run ended before it could be killed:\n{_stderr(proc)}"
-        time.sleep(rng.uniform(0.0, 0.1))  # somewhere in the next few steps, or inside the next checkpoint write
+        while proc.poll() is None and time.monotonic() < deadline and not ready():
+            time.sleep(0.02)
+        assert proc.poll() is None, f"{what} ended before it could be killed:\n{_stderr(proc)}"
+        time.sleep(rng.uniform(0.0, 0.1))  # somewhere in the next few steps, or inside the next write
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "the run ended by itself before the kill: raise max_steps"
+    assert proc.returncode == -signal.SIGKILL, f"{what} ended by itself before the kill"
+
+
+def _kill_after_checkpoint(proc: subprocess.Popen, ckpt: Path, after_step: int, rng: random.Random) -> None:
+    """SIGKILL `proc` soon after `ckpt` holds a step beyond `after_step`."""
+    _kill_when(proc, lambda: ckpt.is_file() and _step(ckpt) > after_step, rng, "the run (raise max_steps)")
 
 
 def _train_killed_and_resumed(module: str, extra: list[str], work: Path, kills: int, max_steps: int) -> Path:
@@ -207,20 +210,9 @@ def test_pretokenize_killed_midway_resumes_to_the_same_shards(tmp_path, tokenize
     proc = _launch("vidgpt.cli.pretokenize", f"tokenizer_dir={tokenizer_dir}", f"out_dir={out}", f"frames={frames}",
                    f"size={size}", f"data.train.length={items}", f"shard_size={shard}", "batch_size=2",
                    "data.num_workers=0", cwd=tmp_path)
-    try:
-        while proc.poll() is None:
-            manifest = out / "manifest.json"
-            if manifest.is_file() and len(json.loads(manifest.read_text())["shards"]) >= 2:
-                break
-            time.sleep(0.02)
-        time.sleep(random.Random(0).uniform(0.0, 0.1))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == -signal.SIGKILL, f"pretokenize ended before the kill:\n{_stderr(proc)}"
+    manifest = out / "manifest.json"
+    _kill_when(proc, lambda: manifest.is_file() and len(json.loads(manifest.read_text())["shards"]) >= 2,
+               random.Random(0), "pretokenize")
     done = read_manifest(out)["shards"]
     assert 2 <= len(done) < items // shard
 

@@ -1,0 +1,39 @@
+"""tools/ship_model.py: a model folder becomes the shipped model, checked, trimmed and with a model card."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+
+import ship_model  # noqa: E402
+
+from vidgpt.generator import VideoGenerator  # noqa: E402
+
+
+def test_ship_copies_what_generation_needs_and_writes_a_card(tmp_path, tiny_model_dir):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_model_dir, run)
+    (run / "checkpoints").mkdir()
+    (run / "checkpoints" / "last.ckpt").write_bytes(b"x" * 1000)  # training leftovers stay behind
+    report = {"splits": {"test-iid": {"videos": 4, "accuracy": {"all": 0.25, "shape": 0.5, "colour": 1.0,
+                                                                "size": 0.75, "direction": 0.5, "speed": None}}}}
+    out = ship_model.ship(run, tmp_path / "shipped", report, note="An interim model.")
+    assert sorted(p.name for p in out.iterdir()) == ["MODEL_CARD.md", "gpt", "tokenizer"]
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "| evaluated | test-iid | 4 | 25.0% | 50.0% | 100.0% | 75.0% | 50.0% | n/a |" in card
+    assert "An interim model." in card and "experiment=gpt_shapes" in card
+    VideoGenerator.from_pretrained(out)  # loads as a matched pair
+
+
+def test_ship_refuses_a_folder_that_is_no_model_and_one_over_budget(tmp_path, tiny_model_dir, monkeypatch):
+    with pytest.raises(FileNotFoundError, match="has no gpt/ folder"):
+        ship_model.ship(tmp_path, tmp_path / "shipped")
+    monkeypatch.setattr(ship_model, "MAX_MB", 0.001)
+    with pytest.raises(ValueError, match="over the 0 MB budget"):
+        ship_model.ship(tiny_model_dir, tmp_path / "shipped")
+    assert not (tmp_path / "shipped").exists()  # nothing half-shipped

@@ -1,0 +1,99 @@
+"""Copy a trained model folder into the package as the shipped Shapes model, with a model card.
+
+`vidgpt-generate` uses the shipped model when no `model=` is given, so `make demo` works on a fresh
+clone. The shipped folder is what stage 2 writes (`gpt/` + `tokenizer/`), checked to load as a pair
+and to fit the size budget; `MODEL_CARD.md` records how it was made and, given `--eval`, its figures
+(the JSON report `vidgpt-evaluate` writes).
+
+    python tools/ship_model.py --run runs/gpt-shapes --eval runs/gpt-shapes/eval/report.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from vidgpt.cli.generate import SHIPPED_MODEL
+from vidgpt.generator import MODEL_GPT, MODEL_TOKENIZER, VideoGenerator
+from vidtok.model.replace import replacing_folder
+
+MAX_MB = 40.0
+# what a model folder needs at generation time; logs and training leftovers stay behind
+KEEP = {
+    MODEL_GPT: ("config.json", "generation_config.json", "model.safetensors", "prompt_tokenizer.json", "vidgpt.json"),
+    MODEL_TOKENIZER: ("config.json", "model.safetensors", "train_config.json"),
+}
+HOW_MADE = """\
+Made on 2 CPU cores with the default recipes, seed 0:
+
+    python -m vidtok.train.shapes_recipe --out runs/tokenizer-shapes --minutes 60 --threads 1   # stage 1
+    vidgpt-train experiment=gpt_shapes                                                        # stage 2
+    vidgpt-evaluate model=runs/gpt-shapes per_split=48 out_dir=runs/gpt-shapes/eval
+    python tools/ship_model.py --run runs/gpt-shapes --eval runs/gpt-shapes/eval/report.json
+
+(`make shipped-model` runs these.) Wall-clock budgets make a rerun close to, not bit-equal with, this one.
+"""
+
+
+def folder_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
+
+
+def figures(report: dict) -> str:
+    """A Markdown table of the all-attributes accuracy per split and decoding from a vidgpt-evaluate report."""
+    lines = ["| decoding | split | videos | all attributes | shape | colour | size | direction | speed |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    results = report.get("compare") or {report.get("label", "evaluated"): report}  # several decodings, or one
+    for label, result in results.items():
+        for split, group in result.get("splits", {}).items():
+            acc = group["accuracy"]
+            cells = [f"{100 * acc[k]:.1f}%" if acc.get(k) is not None else "n/a"
+                     for k in ("all", "shape", "colour", "size", "direction", "speed")]
+            lines.append(f"| {label} | {split} | {group['videos']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def ship(run: Path, out: Path = SHIPPED_MODEL, report: dict | None = None, note: str = "") -> Path:
+    for sub in KEEP:
+        if not (run / sub).is_dir():
+            raise FileNotFoundError(f"{run} has no {sub}/ folder: not a model folder (stage 2 writes gpt/ + tokenizer/)")
+    VideoGenerator.from_pretrained(run)  # the pair must load and match before it is shipped
+    with replacing_folder(out, marker=MODEL_GPT) as tmp:
+        for sub, names in KEEP.items():
+            (tmp / sub).mkdir(parents=True)
+            for name in names:
+                if (run / sub / name).is_file():
+                    shutil.copy2(run / sub / name, tmp / sub / name)
+        size = folder_mb(tmp)
+        if size > MAX_MB:
+            raise ValueError(f"{run}: the model is {size:.1f} MB, over the {MAX_MB:.0f} MB budget of a shipped model")
+        card = ["# The shipped Shapes model", "", f"{size:.1f} MB: `gpt/` (the prompt-conditioned GPT) and `tokenizer/` "
+                "(the stage-1 video tokenizer).", "", HOW_MADE]
+        if note:
+            card += [note, ""]
+        if report is not None:
+            card += ["## Prompt following (the project's Shapes evaluator)", "", figures(report), ""]
+        (tmp / "MODEL_CARD.md").write_text("\n".join(card))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", required=True, help="a model folder (gpt/ + tokenizer/), e.g. runs/gpt-shapes")
+    parser.add_argument("--eval", default=None, help="a vidgpt-evaluate JSON report of this model, for the card")
+    parser.add_argument("--note", default="", help="a paragraph for the model card")
+    parser.add_argument("--out", default=str(SHIPPED_MODEL))
+    args = parser.parse_args(argv)
+    try:
+        report = json.loads(Path(args.eval).read_text()) if args.eval else None
+        out = ship(Path(args.run), Path(args.out), report, args.note)
+    except (FileNotFoundError, ValueError) as err:
+        parser.error(str(err))
+    print(f"shipped {args.run} -> {out} ({folder_mb(out):.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
