@@ -1,5 +1,6 @@
 """Run folders, resume resolution and atomic checkpoints: the pieces every training command shares."""
 
+import csv
 import os
 
 import lightning as L
@@ -69,3 +70,14 @@ def test_trainer_writes_logs_and_last_checkpoint(tmp_path):
     assert last["global_step"] == 6
     assert (tmp_path / "logs" / "metrics.csv").is_file()
     assert any((tmp_path / "tensorboard").iterdir())
+
+
+def test_resumed_run_keeps_the_metrics_history(tmp_path):
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(16, 2)), batch_size=4)
+    kw = dict(accelerator="cpu", enable_model_summary=False, log_every_n_steps=1, enable_progress_bar=False)
+    build_trainer(dict(max_steps=4, **kw), tmp_path, checkpoint_every_n_steps=2).fit(_Tiny(), data)
+    build_trainer(dict(max_steps=8, **kw), tmp_path, checkpoint_every_n_steps=2).fit(
+        _Tiny(), data, ckpt_path=str(tmp_path / "checkpoints" / "last.ckpt"))
+    with open(tmp_path / "logs" / "metrics.csv", newline="") as f:
+        steps = [int(row["step"]) for row in csv.DictReader(f)]
+    assert min(steps) < 4 and max(steps) >= 6  # both launches' rows, in one file with one header

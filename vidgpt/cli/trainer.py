@@ -8,18 +8,46 @@ with weights that are not finite, and read back (on resume) as plain data only.
 
 from __future__ import annotations
 
+import csv
+
 from pathlib import Path
 from typing import Any, Iterable
 
 import lightning as L
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.fabric.loggers.logger import rank_zero_experiment
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
 from vidgpt.cli.runs import CHECKPOINT_DIR
 from vidtok.train.checkpoint import AtomicCheckpointIO
 from vidtok.train.faults import FiniteCheckpoints
 
 __all__ = ["AtomicCheckpointIO", "build_trainer"]
+
+
+class _ContinuingWriter(ExperimentWriter):
+    """Lightning's CSV writer deletes an existing metrics.csv; a resumed run appends to it instead."""
+
+    def _check_log_dir_exists(self) -> None:
+        if self._fs.isfile(self.metrics_file_path):
+            with self._fs.open(self.metrics_file_path, "r", newline="") as f:
+                self.metrics_keys = next(csv.reader(f), [])
+
+
+class ContinuingCSVLogger(CSVLogger):
+    """`CSVLogger` whose `logs/metrics.csv` survives a resume: the history before the kill is kept.
+
+    (Rows between the last checkpoint and the kill appear twice, once per attempt, like the steps themselves.)
+    """
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> ExperimentWriter:
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _ContinuingWriter(log_dir=self.log_dir)
+        return self._experiment
 
 
 def build_trainer(
@@ -43,7 +71,7 @@ def build_trainer(
         every_n_train_steps=checkpoint_every_n_steps,
     )
     loggers = [
-        CSVLogger(run_dir, name="logs", version=""),
+        ContinuingCSVLogger(run_dir, name="logs", version=""),
         TensorBoardLogger(run_dir, name="tensorboard", version="", default_hp_metric=False),
     ]
     bar = [TQDMProgressBar(refresh_rate=10)] if kwargs.get("enable_progress_bar", True) else []
