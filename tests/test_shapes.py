@@ -188,3 +188,16 @@ def test_dataset_items():
         ShapesDataset(frames=0)
     with pytest.raises(ValueError, match="length"):
         ShapesDataset(length=0)
+
+
+def test_spread_indices_cover_the_split_evenly_not_its_first_combinations():
+    from vidtok.data.shapes import spread_indices
+
+    combos = split_combinations("test-iid")
+    picked = [combos[i % len(combos)] for i in spread_indices("test-iid", 48)]
+    assert len(set(picked)) == 48  # no repeats below the combination count
+    assert {a.shape for a in picked} == {"circle", "square", "triangle"}  # the first 48 would be circles only
+    assert min(sum(a.shape == s for a in picked) for s in ("circle", "square", "triangle")) >= 8
+    twice = spread_indices("test-iid", 2 * len(combos))
+    assert sorted(i % len(combos) for i in twice) == sorted(list(range(len(combos))) * 2)  # cycles: each twice
+    assert len(set(twice)) == len(twice) and spread_indices("test-iid", 48) == twice[:48]

@@ -30,7 +30,7 @@ Made on 2 CPU cores with the default recipes, seed 0:
 
     python -m vidtok.train.shapes_recipe --out runs/tokenizer-shapes --minutes 60 --threads 1   # stage 1
     vidgpt-train experiment=gpt_shapes                                                        # stage 2
-    vidgpt-evaluate model=runs/gpt-shapes per_split=48 out_dir=runs/gpt-shapes/eval
+    vidgpt-evaluate model=runs/gpt-shapes schedules=[raster,diagonal] out_dir=runs/gpt-shapes/eval
     python tools/ship_model.py --run runs/gpt-shapes --eval runs/gpt-shapes/eval/report.json
 
 (`make shipped-model` runs these.) Wall-clock budgets make a rerun close to, not bit-equal with, this one.

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from vidtok.data.shapes import split_combinations
+from vidtok.data.shapes import split_combinations, spread_indices
 from vidtok.eval.distribution import frechet_report, shapes_real_set
 from vidtok.eval.evaluate import evaluate_videos
 
@@ -19,9 +19,9 @@ EVAL_SPLITS = ("test-iid", "test-comp-shape-colour", "test-comp-colour-direction
 
 
 def split_prompts(split: str, count: int) -> list[str]:
-    """``count`` captions of ``split``, cycling through its combinations in a fixed order."""
+    """``count`` captions of ``split``, spread over its combinations (see shapes.spread_indices)."""
     combos = split_combinations(split)
-    return [combos[i % len(combos)].caption for i in range(count)]
+    return [combos[i % len(combos)].caption for i in spread_indices(split, count)]
 
 
 def generate_split_videos(

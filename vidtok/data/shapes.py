@@ -243,6 +243,18 @@ def sample_clip(
     return render_clip(attrs, centre, frames=frames, size=size), attrs, centre
 
 
+def spread_indices(split: str, count: int) -> list[int]:
+    """``count`` clip indices of ``split`` whose combinations are spread over all of the split's.
+
+    Combinations are enumerated factor by factor (all circles first), so the first ``count`` clips of a
+    split are a biased sample whenever ``count`` is below its number of combinations. These indices visit
+    the combinations in a fixed shuffled order (the same on every machine), cycling when ``count`` is larger.
+    """
+    n = len(_combinations(split))
+    order = np.random.default_rng(20260101).permutation(n)
+    return [int(order[i % n]) + n * (i // n) for i in range(count)]
+
+
 class ShapesDataset(Dataset):
     """Shapes clips as network inputs: {"video": float (3, T, H, W) in [-1, 1], "caption", "index"}."""
 

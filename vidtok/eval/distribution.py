@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from vidtok.data.shapes import sample_clip, split_combinations
+from vidtok.data.shapes import sample_clip, split_combinations, spread_indices
 from vidtok.eval.frechet import frechet_distance
 from vidtok.eval.random_features import hand_features, random_cnn_features
 
@@ -29,14 +29,14 @@ def shapes_real_set(split: str, count: int, frames: int = 17, size: int = 64, re
 
     Every replica holds the same combinations (clip ``i`` of replica ``k`` is clip
     ``i + k * stride`` with ``stride`` a multiple of the split's combination count), differing
-    only in start positions: a floor must compare like with like, and consecutive index ranges
-    would hold different combinations (the combinations are in shape-major order).
+    only in start positions: a floor must compare like with like. The combinations are those
+    `spread_indices` picks, as for the generated videos they are compared with.
     """
     if count < 1 or replica < 0:
         raise ValueError(f"shapes_real_set needs count >= 1 and replica >= 0, got {count}, {replica}")
     combos = len(split_combinations(split))
     stride = -(-count // combos) * combos
-    return [sample_clip(split, i + replica * stride, frames, size)[0] for i in range(count)]
+    return [sample_clip(split, i + replica * stride, frames, size)[0] for i in spread_indices(split, count)]
 
 
 def _extract(name: str, videos: Sequence[np.ndarray], batch_size: int, device, i3d) -> np.ndarray:

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from vidtok.data.convert import to_tensor, to_uint8
-from vidtok.data.shapes import SPLITS, sample_clip
+from vidtok.data.shapes import SPLITS, sample_clip, spread_indices
 from vidtok.eval.shapes_reader import judge
 from vidtok.eval.tokenizer_metrics import CodebookUsage, ReconstructionStats
 
@@ -27,8 +27,9 @@ def evaluate_tokenizer(
     rows = []
     for split in splits:
         stats, usage, read = ReconstructionStats(), CodebookUsage(tokenizer.codebook_size), []
+        indices = spread_indices(split, clips)  # the first clips of a split are all circles
         for start in range(0, clips, batch_size):
-            items = [sample_clip(split, i, frames=frames) for i in range(start, min(clips, start + batch_size))]
+            items = [sample_clip(split, i, frames=frames) for i in indices[start:start + batch_size]]
             x = torch.stack([to_tensor(v) for v, _, _ in items]).to(device)
             with torch.no_grad():
                 codes = tokenizer.encode(x)
