@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-slow bench train-demo clean
+.PHONY: setup demo test test-slow bench train-demo shipped-model clean
 
 setup: $(STAMP)
 
@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+# Generates with the shipped model (vidgpt/pretrained/shapes): no training, no download.
 demo: $(STAMP)
-	$(PY) -m vidtok.demo
+	$(VENV)/bin/vidgpt-generate prompt="a large blue triangle moves right slowly" samples=2 out_dir=outputs/demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q
@@ -33,9 +34,16 @@ bench: $(STAMP)
 train-demo: $(STAMP)
 	$(VENV)/bin/vidtok-train experiment=tokenizer_shapes trainer.max_time=00:00:12:00 recipe.max_minutes=12 \
 		hydra.run.dir=runs/demo/tokenizer-run
-	$(VENV)/bin/vidgpt-train experiment=gpt_shapes trainer.max_time=00:00:15:00 \
+	$(VENV)/bin/vidgpt-train experiment=gpt_shapes trainer.max_time=00:00:15:00 recipe.schedule_minutes=14 \
 		tokenizer_dir=runs/demo/tokenizer-run/tokenizer hydra.run.dir=runs/demo/model
 	$(VENV)/bin/vidgpt-generate model=runs/demo/model out_dir=outputs/train-demo samples=2
+
+# The shipped model from scratch, seed 0, the default recipes (about 3 hours on 2 cores).
+shipped-model: $(STAMP)
+	$(PY) -m vidtok.train.shapes_recipe --out runs/tokenizer-shapes --minutes 60 --threads 1
+	$(VENV)/bin/vidgpt-train experiment=gpt_shapes
+	$(VENV)/bin/vidgpt-evaluate model=runs/gpt-shapes schedules=[raster,diagonal] out_dir=runs/gpt-shapes/eval
+	$(PY) tools/ship_model.py --run runs/gpt-shapes --eval runs/gpt-shapes/eval/report.json
 
 clean:
 	rm -rf $(VENV) outputs multirun

@@ -2,7 +2,8 @@
 
 Reads the snapshots a run keeps (`snapshots=true`, one per periodic export: `<run>/snapshots/step<N>/`
 with its `snapshot.json`), plus the final `<run>/gpt/`, and scores each with the project's evaluator
-(vidgpt/evaluate.py: raster decoding, the same prompts and seeds for every snapshot). Writes
+(vidgpt/evaluate.py: raster decoding, plain sampling unless `--cfg-scale` / `--top-k` say otherwise,
+the same prompts and seeds for every snapshot). Writes
 learning_curve.md, learning_curve.json and learning_curve.png into `--out` (default `<run>/learning_curve`).
 
     python tools/learning_curve.py --run runs/gpt-shapes --clips 48
@@ -40,7 +41,7 @@ def snapshots(run: Path) -> list[tuple[Path, dict]]:
 
 
 def learning_curve(run: Path, clips: int, splits: tuple[str, ...] = EVAL_SPLITS, seed: int = 0,
-                   max_points: int | None = None) -> list[dict]:
+                   max_points: int | None = None, cfg_scale: float = 1.0, top_k: int | None = None) -> list[dict]:
     """One row per snapshot: step, training minutes, all-attributes accuracy per split."""
     if not (run / MODEL_TOKENIZER).is_dir():
         raise FileNotFoundError(f"{run} has no {MODEL_TOKENIZER}/ folder: not a stage-2 run folder")
@@ -54,7 +55,8 @@ def learning_curve(run: Path, clips: int, splits: tuple[str, ...] = EVAL_SPLITS,
     rows = []
     for folder, meta in points:
         generator = VideoGenerator.from_pretrained(folder, tokenizer=tokenizer)
-        result = evaluate_generator(generator, splits, clips, batch_size=16, seed=seed, progress=False)["raster"]
+        options = ({"schedule": "raster", "cfg_scale": cfg_scale, "top_k": top_k},)
+        result = evaluate_generator(generator, splits, clips, options, batch_size=16, seed=seed, progress=False)["raster"]
         row = {"step": meta["step"], "minutes": meta.get("train_minutes")}
         for split in splits:
             row[split] = result["splits"][split]["accuracy"]["all"]
@@ -88,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run", required=True, help="a stage-2 run folder trained with snapshots=true")
     parser.add_argument("--clips", type=int, default=48, help="videos per split per snapshot")
     parser.add_argument("--splits", nargs="*", default=list(EVAL_SPLITS))
+    parser.add_argument("--cfg-scale", type=float, default=1.0, help="classifier-free guidance (1 = off)")
+    parser.add_argument("--top-k", type=int, default=None, help="top-k sampling (default: off)")
     parser.add_argument("--max-points", type=int, default=None, help="evaluate at most this many snapshots")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--out", default=None)
@@ -98,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) if args.out else run / "learning_curve"
     start = time.perf_counter()
     try:
-        rows = learning_curve(run, args.clips, tuple(args.splits), max_points=args.max_points)
+        rows = learning_curve(run, args.clips, tuple(args.splits), max_points=args.max_points,
+                              cfg_scale=args.cfg_scale, top_k=args.top_k)
     except (FileNotFoundError, ValueError) as err:
         parser.error(str(err))
     out.mkdir(parents=True, exist_ok=True)
