@@ -26,6 +26,7 @@ from bench import format_table  # noqa: E402
 
 from vidgpt.evaluate import EVAL_SPLITS, evaluate_generator  # noqa: E402
 from vidgpt.generator import MODEL_GPT, MODEL_TOKENIZER, VideoGenerator  # noqa: E402
+from vidgpt.train.export import SNAPSHOT_FILE  # noqa: E402
 from vidgpt.train.fit import SNAPSHOT_DIR  # noqa: E402
 from vidtok.model import VideoTokenizer  # noqa: E402
 
@@ -34,7 +35,7 @@ def snapshots(run: Path) -> list[tuple[Path, dict]]:
     """(gpt folder, {"step", "train_minutes"}) of every snapshot of `run`, oldest first."""
     found = []
     for folder in sorted((run / SNAPSHOT_DIR).glob("step*")):
-        meta = folder / "snapshot.json"
+        meta = folder / SNAPSHOT_FILE
         if meta.is_file():
             found.append((folder, json.loads(meta.read_text())))
     return found

@@ -14,7 +14,10 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.callbacks import Callback
 
+from vidtok.model.replace import replacing_folder
 from vidtok.train.faults import check_finite_weights
+
+SNAPSHOT_FILE = "snapshot.json"  # step and training minutes of a snapshot
 
 
 class ExportCallback(Callback):
@@ -45,14 +48,10 @@ class ExportCallback(Callback):
         self._exported_step = trainer.global_step
 
     def _snapshot(self, step: int, train_seconds: float | None) -> None:
-        target = self.snapshot_dir / f"step{step:08d}"
-        tmp = target.with_name(f".{target.name}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(self.directory, tmp)
         minutes = None if train_seconds is None else round(train_seconds / 60, 2)
-        (tmp / "snapshot.json").write_text(json.dumps({"step": step, "train_minutes": minutes}))
-        shutil.rmtree(target, ignore_errors=True)
-        tmp.rename(target)
+        with replacing_folder(self.snapshot_dir / f"step{step:08d}", marker=SNAPSHOT_FILE) as tmp:
+            shutil.copytree(self.directory, tmp, dirs_exist_ok=True)
+            (tmp / SNAPSHOT_FILE).write_text(json.dumps({"step": step, "train_minutes": minutes}))
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args) -> None:
         step = trainer.global_step
