@@ -40,7 +40,7 @@ train-demo: $(STAMP)
 
 # The shipped model from scratch, seed 0, the default recipes (about 3 hours on 2 cores).
 shipped-model: $(STAMP)
-	$(PY) -m vidtok.train.shapes_recipe --out runs/tokenizer-shapes --minutes 60 --threads 1
+	$(VENV)/bin/vidtok-train experiment=tokenizer_shapes
 	$(VENV)/bin/vidgpt-train experiment=gpt_shapes
 	$(VENV)/bin/vidgpt-evaluate model=runs/gpt-shapes schedules=[raster,diagonal] out_dir=runs/gpt-shapes/eval
 	$(PY) tools/ship_model.py --run runs/gpt-shapes --eval runs/gpt-shapes/eval/report.json

@@ -21,7 +21,7 @@ def tiny_model_dir(tmp_path_factory):
 
     torch.manual_seed(0)
     root = tmp_path_factory.mktemp("model")
-    tokenizer = VideoTokenizer(TokenizerConfig(channels=[8, 16], blocks=1, codebook_size=64)).eval()
+    tokenizer = VideoTokenizer(TokenizerConfig(channels=[8, 16], blocks=1, pixel_channels=[8], codebook_size=64)).eval()
     tokenizer.save_pretrained(root / "tokenizer")
     captions = [a.caption for s in SPLITS for a in split_combinations(s)]
     prompt = PromptTokenizer.fit(captions, vocab_size=300)

@@ -115,7 +115,7 @@ def truncate(path: Path) -> None:
 
 def other_tokenizer(codebook_size: int) -> VideoTokenizer:
     torch.manual_seed(1)
-    return VideoTokenizer(TokenizerConfig(channels=[8, 16], blocks=1, codebook_size=codebook_size)).eval()
+    return VideoTokenizer(TokenizerConfig(channels=[8, 16], blocks=1, pixel_channels=[8], codebook_size=codebook_size)).eval()
 
 
 def video(frames: int = 9, size: int = 32, channels: int = 3) -> torch.Tensor:

@@ -35,7 +35,7 @@ def _step(ckpt: Path) -> int:
 @pytest.fixture(scope="module")
 def stage1(tmp_path_factory):
     work = tmp_path_factory.mktemp("cli")
-    _run("vidgpt.cli.train_tokenizer", *TINY, "tokenizer.channels=[8,16]", "tokenizer.blocks=1",
+    _run("vidgpt.cli.train_tokenizer", *TINY, "tokenizer.channels=[8,16]", "tokenizer.pixel_channels=[8]", "tokenizer.blocks=1",
          "tokenizer.codebook_size=64", "trainer.max_steps=2", f"hydra.run.dir={work / 'tok'}", cwd=work)
     return work
 

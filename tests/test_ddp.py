@@ -37,7 +37,7 @@ TINY = [f"data.batch_size={BATCH}", "data.num_workers=0", f"data.train.length={I
         "trainer.limit_val_batches=0", "trainer.log_every_n_steps=1", "trainer.enable_model_summary=false",
         "trainer.enable_progress_bar=false"]
 STAGES = {
-    "tokenizer": ("vidgpt.cli.train_tokenizer", ["tokenizer.channels=[8,16]", "tokenizer.blocks=1",
+    "tokenizer": ("vidgpt.cli.train_tokenizer", ["tokenizer.channels=[8,16]", "tokenizer.pixel_channels=[8]", "tokenizer.blocks=1",
                                                  "tokenizer.codebook_size=64"]),
     "gpt": ("vidgpt.cli.train_gpt", ["gpt=tiny", "gpt.prompt_length=16", "gpt.text_vocab_size=300",
                                      "recipe.warmup_steps=1"]),

@@ -47,11 +47,11 @@ TINY = ["frames=9", "size=32", "data.batch_size=2", "data.num_workers=0", "data.
         "trainer.val_check_interval=1000", "trainer.log_every_n_steps=1", "trainer.enable_model_summary=false",
         "trainer.enable_progress_bar=false", "checkpoint_every_n_steps=2"]
 STAGE_ARGS = {
-    "vidgpt.cli.train_tokenizer": ["tokenizer.channels=[8,16]", "tokenizer.blocks=1", "tokenizer.codebook_size=64"],
+    "vidgpt.cli.train_tokenizer": ["tokenizer.channels=[8,16]", "tokenizer.pixel_channels=[8]", "tokenizer.blocks=1", "tokenizer.codebook_size=64"],
     "vidgpt.cli.train_gpt": ["gpt=tiny", "gpt.prompt_length=16", "gpt.text_vocab_size=300", "recipe.warmup_steps=1",
                              "export_every_n_steps=3"],
 }
-TINY_TOKENIZER = TokenizerConfig(channels=[8, 16], blocks=1, codebook_size=64)
+TINY_TOKENIZER = TokenizerConfig(channels=[8, 16], blocks=1, pixel_channels=[8], codebook_size=64)
 
 
 @pytest.fixture(scope="module")

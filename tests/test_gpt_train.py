@@ -28,7 +28,7 @@ QUIET = dict(accelerator="cpu", logger=False, enable_progress_bar=False, enable_
 @pytest.fixture(scope="module")
 def tokenizer() -> VideoTokenizer:
     torch.manual_seed(0)
-    return VideoTokenizer(TokenizerConfig(channels=[8, 8], blocks=1, codebook_size=K)).eval()
+    return VideoTokenizer(TokenizerConfig(channels=[8, 8], blocks=1, pixel_channels=[8], codebook_size=K)).eval()
 
 
 @pytest.fixture(scope="module")
@@ -257,7 +257,7 @@ def test_module_rejects_a_tokenizer_with_other_weights(prompt, tokenizer):
     model = VidGPT.build(prompt, GRID, K, prompt_length=12, preset="tiny", tokenizer=ident)
     GPTModule(model, tokenizer)
     torch.manual_seed(1)
-    other = VideoTokenizer(TokenizerConfig(channels=[8, 8], blocks=1, codebook_size=K))
+    other = VideoTokenizer(TokenizerConfig(channels=[8, 8], blocks=1, pixel_channels=[8], codebook_size=K))
     with pytest.raises(ValueError, match="tokenizer mismatch.*other weights"):
         GPTModule(model, other)
 

@@ -18,7 +18,7 @@ ITEMS, SHARD = 10, 4  # 3 shards: 4 + 4 + 2 items
 
 def tiny_tokenizer(seed: int = 0) -> VideoTokenizer:
     torch.manual_seed(seed)
-    return VideoTokenizer(TokenizerConfig(channels=[8, 8], blocks=1, codebook_size=64)).eval()
+    return VideoTokenizer(TokenizerConfig(channels=[8, 8], blocks=1, pixel_channels=[8], codebook_size=64)).eval()
 
 
 @pytest.fixture(scope="module")

@@ -87,7 +87,7 @@ def _multirun(sweep: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     proc = subprocess.run(
         [sys.executable, "-m", "vidgpt.cli.train_tokenizer", "-m", "experiment=tokenizer_sweep",
-         "tokenizer.channels=[8,16]", "tokenizer.blocks=1", "data.train.length=8", "data.val.length=2",
+         "tokenizer.channels=[8,16]", "tokenizer.pixel_channels=[8]", "tokenizer.blocks=1", "data.train.length=8", "data.val.length=2",
          "trainer.max_steps=2", "trainer.val_check_interval=2", f"hydra.sweep.dir={sweep}", *args],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
     )

@@ -10,7 +10,9 @@ import torch
 from vidtok.model import TokenizerConfig, VideoTokenizer, fsq_levels_for
 from vidtok.model.layers import depth_to_space, depth_to_time, space_to_depth, time_to_depth
 
-TINY = dict(channels=[8, 16], blocks=1, head_channels=16)
+TINY = dict(channels=[8, 16], blocks=1, pixel_channels=[8])
+# both decoder outputs: the per-patch MLP head and the per-frame full-resolution stages
+DECODERS = pytest.mark.parametrize("pixel_channels", [[], [8, 4]], ids=["patch-head", "pixel-stages"])
 
 
 def tiny(**kw) -> VideoTokenizer:
@@ -24,8 +26,9 @@ def video(b: int = 2, t: int = 17, s: int = 32, seed: int = 0) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("frames,latent", [(1, 1), (5, 2), (17, 5), (20, 6)])
-def test_shapes_for_several_lengths(frames: int, latent: int) -> None:
-    m = tiny()
+@DECODERS
+def test_shapes_for_several_lengths(frames: int, latent: int, pixel_channels: list[int]) -> None:
+    m = tiny(pixel_channels=pixel_channels)
     x = video(t=frames)
     codes = m.encode(x)
     assert codes.shape == (2, latent, 4, 4) and codes.dtype == torch.long
@@ -37,8 +40,9 @@ def test_shapes_for_several_lengths(frames: int, latent: int) -> None:
     assert recon.shape == x.shape and torch.equal(codes2, codes) and aux.ndim == 0
 
 
-def test_causality_future_frames_do_not_change_earlier_codes() -> None:
-    m = tiny()
+@DECODERS
+def test_causality_future_frames_do_not_change_earlier_codes(pixel_channels: list[int]) -> None:
+    m = tiny(pixel_channels=pixel_channels)
     x = video(t=17)
     base = m.encode(x)
     y = x.clone()
@@ -51,8 +55,9 @@ def test_causality_future_frames_do_not_change_earlier_codes() -> None:
     assert torch.equal(out_a[:, :, :9], out_b[:, :, :9])
 
 
-def test_one_frame_video_is_the_image_path() -> None:
-    m = tiny()
+@DECODERS
+def test_one_frame_video_is_the_image_path(pixel_channels: list[int]) -> None:
+    m = tiny(pixel_channels=pixel_channels)
     x = video(t=17)
     img = x[:, :, 0]
     codes = m.encode_image(img)
@@ -62,8 +67,9 @@ def test_one_frame_video_is_the_image_path() -> None:
     assert torch.allclose(m.decode_image(codes), m.decode(codes[:, None])[:, :, 0])
 
 
-def test_chunked_coding_equals_one_pass() -> None:
-    m = tiny()
+@DECODERS
+def test_chunked_coding_equals_one_pass(pixel_channels: list[int]) -> None:
+    m = tiny(pixel_channels=pixel_channels)
     x = video(b=1, t=37, seed=3)  # 10 latent frames
     whole = m.encode(x, chunk_latents=64)
     chunked = m.encode(x, chunk_latents=3)
@@ -105,6 +111,19 @@ def test_mismatched_checkpoint_is_a_clear_error(tmp_path) -> None:
         VideoTokenizer.from_pretrained(tmp_path / "nowhere")
 
 
+def test_config_saved_before_pixel_stages_loads_as_patch_head(tmp_path) -> None:
+    """Tokenizers saved before `pixel_channels` existed (no key in config.json) keep their MLP head."""
+    m = tiny(pixel_channels=[])
+    m.save_pretrained(tmp_path)
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    del cfg["pixel_channels"]
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    m2 = VideoTokenizer.from_pretrained(tmp_path)
+    assert m2.cfg.pixel_channels == []
+    codes = m.encode(video())
+    assert torch.equal(m2.decode(codes), m.decode(codes))
+
+
 @pytest.mark.parametrize(
     "quantizer,extra",
     [("fsq", {}), ("vq", dict(codebook_size=64, latent_dim=4)), ("lfq", dict(codebook_size=64))],
@@ -126,7 +145,7 @@ def test_each_quantizer_trains_a_step(quantizer: str, extra: dict) -> None:
 
 def test_tiny_model_overfits_a_clip() -> None:
     torch.manual_seed(0)
-    m = VideoTokenizer(TokenizerConfig(channels=[16, 32], blocks=1, head_channels=64))
+    m = VideoTokenizer(TokenizerConfig(channels=[16, 32], blocks=1, pixel_channels=[16]))
     x = torch.full((1, 3, 5, 32, 32), -1.0)
     x[0, 0, :, 2:9, 3:11] = 0.8  # a still red box and a moving green bar on black
     for t in range(5):
@@ -175,3 +194,5 @@ def test_bad_inputs_give_clear_errors() -> None:
         TokenizerConfig(quantizer="pq")
     with pytest.raises(ValueError, match="LFQ needs a power of two"):
         TokenizerConfig(quantizer="lfq", codebook_size=1000)
+    with pytest.raises(ValueError, match=r"pixel_channels=\[8, 8, 8\]: at most 2 entries"):
+        TokenizerConfig(pixel_channels=[8, 8, 8])

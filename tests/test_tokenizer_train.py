@@ -11,12 +11,12 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from vidtok.model import TokenizerConfig, VideoTokenizer
-from vidtok.train.augment import salient_crop
+from vidtok.train.augment import crop_positions, salient_crop
 from vidtok.train.fit import PeriodicCheckpoint, train_tokenizer
 from vidtok.train.losses import reconstruction_loss, saliency_weights
 from vidtok.train.module import TokenizerModule, TrainConfig
 
-TINY = TokenizerConfig(channels=[8, 16], blocks=1, head_channels=16)
+TINY = TokenizerConfig(channels=[8, 16], blocks=1, pixel_channels=[8])
 
 
 class Boxes(Dataset):
@@ -63,6 +63,16 @@ def test_salient_crop_keeps_the_object() -> None:
     assert torch.equal(salient_crop(v, 32), v)
     with pytest.raises(ValueError, match="crop size 40 exceeds"):
         salient_crop(v, 40)
+
+
+def test_crop_positions_follow_the_saliency_mass() -> None:
+    """Each window's mass (an integral image) equals the sum of its pixels: with one hot pixel, every
+    crop holds it, and all 8 x 8 windows that hold it are drawn."""
+    sal = torch.zeros(1, 1, 3, 32, 32)
+    sal[..., 20, 25] = 1.0
+    g = torch.Generator().manual_seed(0)
+    seen = {crop_positions(sal, 8, uniform=0.0, generator=g)[0] for _ in range(400)}
+    assert seen == {(y, x) for y in range(13, 21) for x in range(18, 25)}  # x + 8 <= 32 caps x at 24
 
 
 def test_module_logs_codebook_usage_over_the_whole_val_set(tmp_path) -> None:
@@ -150,7 +160,7 @@ def _ddp_worker(rank: int, world: int, port: int, out: str) -> None:
     dist.init_process_group("gloo", rank=rank, world_size=world)
     torch.set_num_threads(1)
     torch.manual_seed(0)  # same init on both ranks, as DDP requires
-    m = VideoTokenizer(TokenizerConfig(channels=[8, 16], blocks=1, head_channels=16, quantizer="vq", codebook_size=16, latent_dim=4))
+    m = VideoTokenizer(TokenizerConfig(channels=[8, 16], blocks=1, pixel_channels=[8], quantizer="vq", codebook_size=16, latent_dim=4))
     ddp = DistributedDataParallel(m)
     opt = torch.optim.AdamW(ddp.parameters(), 1e-3)
     g = torch.Generator().manual_seed(100 + rank)  # different data per rank: unsynced EMA would diverge

@@ -28,8 +28,8 @@ KEEP = {
 HOW_MADE = """\
 Made on 2 CPU cores with the default recipes, seed 0:
 
-    python -m vidtok.train.shapes_recipe --out runs/tokenizer-shapes --minutes 60 --threads 1   # stage 1
-    vidgpt-train experiment=gpt_shapes                                                        # stage 2
+    vidtok-train experiment=tokenizer_shapes     # stage 1: 60 minutes
+    vidgpt-train experiment=gpt_shapes           # stage 2: 2 hours
     vidgpt-evaluate model=runs/gpt-shapes schedules=[raster,diagonal] out_dir=runs/gpt-shapes/eval
     python tools/ship_model.py --run runs/gpt-shapes --eval runs/gpt-shapes/eval/report.json
 

@@ -15,7 +15,7 @@ from torch import nn
 
 
 def tokenizer_fingerprint(tokenizer: nn.Module) -> str:
-    """Hex SHA-256 of the tokenizer's config (if it has a `cfg.to_dict()`) and every state-dict tensor.
+    """Hex SHA-256 of the tokenizer's config (`cfg.identity_dict()` or `cfg.to_dict()`) and every state-dict tensor.
 
     Independent of the device the weights live on; changes when any weight or config value changes.
     A tokenizer with its own `fingerprint` (string or method) is taken at its word, so that this and
@@ -28,7 +28,8 @@ def tokenizer_fingerprint(tokenizer: nn.Module) -> str:
     h = hashlib.sha256()
     cfg = getattr(tokenizer, "cfg", None)
     if cfg is not None and hasattr(cfg, "to_dict"):
-        h.update(json.dumps(cfg.to_dict(), sort_keys=True).encode())
+        d = cfg.identity_dict() if hasattr(cfg, "identity_dict") else cfg.to_dict()
+        h.update(json.dumps(d, sort_keys=True).encode())
     for name, tensor in sorted(tokenizer.state_dict().items()):
         t = tensor.detach().contiguous().cpu()
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())

@@ -10,6 +10,11 @@ from pathlib import Path
 
 QUANTIZERS = ("fsq", "vq", "lfq")
 
+# Keys added after tokenizers were first saved, with what a config.json without them means: `from_dict`
+# fills them in, and `identity_dict` leaves them out at that value, so an older tokenizer keeps its
+# fingerprint (the GPTs trained on it name it by that).
+LEGACY_DEFAULTS: dict = {"pixel_channels": []}
+
 # Level lists from the FSQ paper (Mentzer et al. 2023, table 1) keyed by the codebook size they give.
 _FSQ_LEVELS = {
     64: [4, 4, 4],
@@ -53,16 +58,20 @@ def fsq_levels_for(codebook_size: int) -> list[int]:
 class TokenizerConfig:
     """Architecture and quantizer of a causal video tokenizer.
 
-    The default is the CPU preset (~0.7M parameters, 17x64x64 -> 5x8x8 codes from 1000 FSQ codes).
+    The default is the CPU preset (~1.5M parameters, 17x64x64 -> 5x8x8 codes from 1000 FSQ codes).
     `TokenizerConfig.gpu()` is a wider, deeper preset.
     """
 
     spatial_factor: int = 8  # H and W shrink by this much; a power of two >= `patch`
     temporal_factor: int = 4  # 1 + tf*k frames -> 1 + k latent frames; a power of two (1 = per-frame codes)
-    patch: int = 4  # pixel-unshuffle factor applied first, so every conv runs at H/patch or below
-    channels: list[int] = field(default_factory=lambda: [32, 96])  # width per resolution level
+    patch: int = 4  # pixel-unshuffle factor applied first: the encoder's convs run at H/patch or below
+    channels: list[int] = field(default_factory=lambda: [64, 128])  # width per resolution level
     blocks: int = 1  # residual blocks per level, in encoder and decoder
     head_channels: int | None = None  # hidden width of the decoder's per-position output MLP (None: 4*channels[0])
+    # Decoder widths of per-frame stages above H/patch, one per doubling of the resolution (at most
+    # log2(patch)); a sub-pixel conv paints the remaining factor. Empty: a per-position MLP paints each
+    # patch x temporal_factor frames instead (cheaper, blurrier edges).
+    pixel_channels: list[int] = field(default_factory=lambda: [32])
     temporal_kernel: int = 2  # causal kernel along latent time in the residual blocks (1 = no temporal mixing)
     quantizer: str = "fsq"
     codebook_size: int = 1000
@@ -88,6 +97,11 @@ class TokenizerConfig:
                 f"channels={self.channels}: need {downs + 1} entries (one per level: patch {self.patch} then "
                 f"{downs} stride-2 downsamplings to reach spatial_factor {self.spatial_factor})"
             )
+        if len(self.pixel_channels) > int(math.log2(self.patch)):
+            raise ValueError(
+                f"pixel_channels={self.pixel_channels}: at most {int(math.log2(self.patch))} entries "
+                f"(one per doubling from H/{self.patch} to full resolution)"
+            )
         if self.quantizer == "fsq" and self.fsq_levels is None:
             self.fsq_levels = fsq_levels_for(self.codebook_size)
         if self.quantizer == "fsq":
@@ -98,18 +112,23 @@ class TokenizerConfig:
     @classmethod
     def gpu(cls, **overrides) -> "TokenizerConfig":
         """A bigger preset for accelerators: wider, deeper, 64k FSQ codes."""
-        base = dict(channels=[128, 256], blocks=4, temporal_kernel=3, codebook_size=64000)
+        base = dict(channels=[128, 256], blocks=4, temporal_kernel=3, codebook_size=64000, pixel_channels=[64, 32])
         base.update(overrides)
         return cls(**base)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def identity_dict(self) -> dict:
+        """`to_dict` without the keys that still hold their LEGACY_DEFAULTS value (what fingerprints hash)."""
+        return {k: v for k, v in self.to_dict().items() if not (k in LEGACY_DEFAULTS and v == LEGACY_DEFAULTS[k])}
+
     @classmethod
     def from_dict(cls, d: dict, source: str = "TokenizerConfig") -> "TokenizerConfig":
         """`source` (e.g. the file read) names where a bad key came from."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - known
+        d = {**LEGACY_DEFAULTS, **d}
         if unknown:
             raise ValueError(f"{source}: unknown key(s) {sorted(unknown)}; known keys: {sorted(known)}")
         return cls(**d)

@@ -4,8 +4,10 @@ Time: the video is front-padded with `temporal_factor - 1` copies of frame 0 and
 `temporal_factor` frames becomes one latent frame, so 1 + 4k frames -> 1 + k latent frames and latent
 frame 0 sees frame 0 only (an image is a one-frame video). All later layers are causal in latent time.
 
-Space: a pixel-unshuffle by `patch` first, so the 3D convs run at H/4 and H/8, not at full resolution:
-this is what makes the tokenizer cheap enough to train on a CPU.
+Space: the encoder pixel-unshuffles by `patch` first, so its convs run at H/4 and H/8, never at full
+resolution: this is what makes the tokenizer cheap enough to train on a CPU. The decoder mirrors it
+down to H/patch, then (with `pixel_channels`) splits each latent frame into its frames and runs small
+per-frame stages up to full resolution, where edges are drawn by convs shared over all pixels.
 
 Frame counts that are not 1 + tf*k are padded at the end by repeating the last frame; `decode` then needs
 `frames=` to trim back. Long videos are coded in chunks of latent frames with the causal conv context
@@ -79,12 +81,12 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """latents (B, D, t, h, w) -> video (B, 3, tf*t, H, W); the caller drops the tf-1 padding frames."""
+    """latents (B, D, t, h, w) -> video (B, 3, tf*t, H, W), or tf*t - (tf-1) frames with `first` (see `forward`)."""
 
     def __init__(self, cfg: TokenizerConfig, in_dim: int) -> None:
         super().__init__()
         self.cfg = cfg
-        ch, kt = cfg.channels, cfg.temporal_kernel
+        ch, kt, tf = cfg.channels, cfg.temporal_kernel, cfg.temporal_factor
         self.conv_in = CausalConv3d(in_dim, ch[-1], 3)
         self.levels = nn.ModuleList()
         for i in reversed(range(len(ch))):
@@ -93,19 +95,43 @@ class Decoder(nn.Module):
                 layers.append(_Up(ch[i], ch[i - 1]))
             self.levels.append(nn.Sequential(*layers))
         self.norm_out = ChannelNorm(ch[0])
-        # a per-position MLP paints each patch x tf frames: a linear 1x1 head cannot draw sharp edges
-        # at sub-patch offsets, and a 3x3 conv to 192 channels would dominate the cost
-        hidden = cfg.head_channels or 4 * ch[0]
-        self.head = nn.Sequential(
-            CausalConv3d(ch[0], hidden, 1), nn.SiLU(), CausalConv3d(hidden, 3 * cfg.patch**2 * cfg.temporal_factor, 1)
-        )
+        pix = cfg.pixel_channels
+        if pix:
+            # per-frame stages up to full resolution: a shared 3x3 conv at every pixel learns an edge once
+            # for all positions, where a per-patch MLP must learn it for each of its outputs (measured:
+            # frame 0 of the MLP-head tokenizer reconstructs at 29 dB, its edges a few pixels off)
+            self.to_frames = CausalConv3d(ch[0], tf * pix[0], 1)
+            self.pixel_levels = nn.ModuleList(
+                nn.Sequential(_Up(c_in, c_out), ResBlock(c_out, 1)) for c_in, c_out in zip([pix[0]] + pix[:-1], pix)
+            )
+            self.pixel_norm = ChannelNorm(pix[-1])
+            self.last_factor = cfg.patch >> len(pix)  # what the head's sub-pixel conv still has to double
+            self.head = CausalConv3d(pix[-1], 3 * self.last_factor**2, 3)
+        else:
+            # a per-position MLP paints each patch x tf frames: a linear 1x1 head cannot draw sharp edges
+            # at sub-patch offsets, and a 3x3 conv to 192 channels would dominate the cost
+            hidden = cfg.head_channels or 4 * ch[0]
+            self.head = nn.Sequential(
+                CausalConv3d(ch[0], hidden, 1), nn.SiLU(), CausalConv3d(hidden, 3 * cfg.patch**2 * tf, 1)
+            )
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, first: bool = True) -> torch.Tensor:
+        """With `first` (the start of a video), the tf-1 frames that stand for the encoder's front padding
+        are dropped: 1 + tf*(t-1) frames come out. Without it (a later chunk of a stream), tf*t."""
+        tf = self.cfg.temporal_factor
         x = self.conv_in(z)
         for level in self.levels:
             x = level(x)
-        x = self.head(nn.functional.silu(self.norm_out(x)))
-        return depth_to_space(depth_to_time(x, self.cfg.temporal_factor), self.cfg.patch)
+        x = nn.functional.silu(self.norm_out(x))
+        if not self.cfg.pixel_channels:
+            x = depth_to_space(depth_to_time(self.head(x), tf), self.cfg.patch)
+            return x[:, :, tf - 1:] if first else x
+        x = depth_to_time(self.to_frames(x), tf)
+        if first:
+            x = x[:, :, tf - 1:]  # before the full-resolution stages: no compute on frames thrown away
+        for level in self.pixel_levels:
+            x = level(x)
+        return depth_to_space(self.head(nn.functional.silu(self.pixel_norm(x))), self.last_factor)
 
 
 class _Down(nn.Module):
@@ -194,8 +220,7 @@ class VideoTokenizer(nn.Module):
         return recon, codes, aux, z
 
     def _decode_latents(self, zq: torch.Tensor, frames: int) -> torch.Tensor:
-        x = self.decoder(zq)
-        return x[:, :, self.cfg.temporal_factor - 1:][:, :, :frames]
+        return self.decoder(zq)[:, :, :frames]
 
     @torch.no_grad()
     def encode(self, video: torch.Tensor, chunk_latents: int | None = None) -> torch.Tensor:
@@ -233,8 +258,8 @@ class VideoTokenizer(nn.Module):
             raise ValueError(f"frames={frames} does not fit {t} latent frames (expected {max(1, full - tf + 1)}..{full})")
         n = chunk_latents or self.default_chunk_latents
         with streaming(self.decoder):
-            out = [self.decoder(self.quantizer.lookup(codes[:, a:a + n])) for a in range(0, t, n)]
-        return torch.cat(out, dim=2)[:, :, tf - 1:][:, :, :frames]
+            out = [self.decoder(self.quantizer.lookup(codes[:, a:a + n]), first=a == 0) for a in range(0, t, n)]
+        return torch.cat(out, dim=2)[:, :, :frames]
 
     def encode_image(self, image: torch.Tensor) -> torch.Tensor:
         """float (B, 3, H, W) -> codes (B, h, w): the image coded as a one-frame video."""

@@ -12,26 +12,45 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from vidtok.train.losses import saliency
 
-def salient_crop(
-    video: torch.Tensor, size: int, uniform: float = 0.25, generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """(B, C, T, H, W) -> (B, C, T, size, size) crops; position drawn by saliency or, with prob. `uniform`, uniformly."""
-    b, _, _, h, w = video.shape
+
+def crop_positions(
+    saliency_map: torch.Tensor, size: int, uniform: float = 0.25, generator: torch.Generator | None = None
+) -> list[tuple[int, int]]:
+    """Top-left (y, x) of a size x size crop per clip of `saliency_map` (B, 1, T, H, W): drawn in proportion
+    to the saliency the crop holds or, with probability `uniform`, uniformly."""
+    b, _, _, h, w = saliency_map.shape
     if size > min(h, w):
         raise ValueError(f"crop size {size} exceeds the frame size {h}x{w}")
-    if size == h and size == w:
-        return video
-    median = video.flatten(2).median(dim=2).values[:, :, None, None, None]
-    saliency = (video - median).abs().amax(dim=1).mean(dim=1)  # (B, H, W)
-    mass = F.avg_pool2d(saliency[:, None], size, stride=1)[:, 0].flatten(1).double()  # (B, positions)
+    s = saliency_map.mean(dim=(1, 2)).double()  # (B, H, W)
+    # every window's sum from an integral image: a 32x32 average pool over the frame cost 25 ms a step
+    integral = F.pad(s.cumsum(1).cumsum(2), (1, 0, 1, 0))
+    mass = (integral[:, size:, size:] - integral[:, :-size, size:] - integral[:, size:, :-size]
+            + integral[:, :-size, :-size]).clamp_min(0).flatten(1)
     positions = w - size + 1
-    crops = []
+    out = []
     for i in range(b):
         p = mass[i]
         if torch.rand((), generator=generator) < uniform or p.sum() <= 0:
             p = torch.ones_like(p)
         k = int(torch.multinomial(p / p.sum(), 1, generator=generator))
-        y, x = divmod(k, positions)
-        crops.append(video[i, :, :, y : y + size, x : x + size])
-    return torch.stack(crops)
+        out.append(divmod(k, positions))
+    return out
+
+
+def crop_at(x: torch.Tensor, positions: list[tuple[int, int]], size: int) -> torch.Tensor:
+    """(B, C, T, H, W) -> (B, C, T, size, size): clip i cropped at positions[i] = (y, x)."""
+    return torch.stack([x[i, :, :, y : y + size, c : c + size] for i, (y, c) in enumerate(positions)])
+
+
+def salient_crop(
+    video: torch.Tensor, size: int, uniform: float = 0.25, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """(B, C, T, H, W) -> (B, C, T, size, size) crops; position drawn by saliency or, with prob. `uniform`, uniformly."""
+    h, w = video.shape[-2:]
+    if size > min(h, w):
+        raise ValueError(f"crop size {size} exceeds the frame size {h}x{w}")
+    if size == h and size == w:
+        return video
+    return crop_at(video, crop_positions(saliency(video), size, uniform, generator), size)

@@ -11,10 +11,10 @@ import torch
 from torchmetrics.functional.image import structural_similarity_index_measure
 
 from vidtok.model import TokenizerConfig, VideoTokenizer
-from vidtok.train.augment import salient_crop
+from vidtok.train.augment import crop_at, crop_positions
 from vidtok.train.discriminator import PatchDiscriminator3D
 from vidtok.train.faults import check_finite_loss
-from vidtok.train.losses import hinge_d_loss, hinge_g_loss, reconstruction_loss, saliency_weights
+from vidtok.train.losses import hinge_d_loss, hinge_g_loss, reconstruction_loss, saliency, saliency_weights
 
 
 @dataclass
@@ -38,7 +38,7 @@ class TrainConfig:
     l1_start: int = 0  # generator steps before the L1 term joins (L2 alone gets past the plateau first)
     l2_weight: float = 1.0
     saliency: float = 8.0  # see losses.saliency_weights; 0 = plain per-pixel loss
-    crop: int | None = 32  # train on salient crops of this side (see augment.salient_crop); None = full frames
+    crop: int | None = 32  # train on salient crops of this side (see augment.crop_positions); None = full frames
     crop_uniform: float = 0.25  # share of crops placed uniformly instead of by saliency
     quantizer_weight: float = 1.0  # VQ commitment / LFQ entropy losses
     adversarial_weight: float = 0.0  # > 0 turns on the 3D patch discriminator
@@ -137,10 +137,12 @@ class TokenizerModule(L.LightningModule):
             g["lr"] = c.lr * factor
 
         video = self._video(batch)
+        sal = saliency(video)  # of the whole clip: a crop filled by the object still knows its background
         if c.crop and c.crop < min(video.shape[-2:]):
-            video = salient_crop(video, c.crop, c.crop_uniform)
+            where = crop_positions(sal, c.crop, c.crop_uniform)
+            video, sal = crop_at(video, where, c.crop), crop_at(sal, where, c.crop)
         recon, codes, aux, z = self.tokenizer(video)
-        weights = saliency_weights(video, c.saliency)
+        weights = saliency_weights(video, c.saliency, sal)
         l1 = c.l1_weight if self._gen_steps >= c.l1_start else 0.0
         rec = reconstruction_loss(recon, video, weights, l1, c.l2_weight)
         loss = rec + c.quantizer_weight * aux
