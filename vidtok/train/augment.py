@@ -48,9 +48,6 @@ def salient_crop(
     video: torch.Tensor, size: int, uniform: float = 0.25, generator: torch.Generator | None = None
 ) -> torch.Tensor:
     """(B, C, T, H, W) -> (B, C, T, size, size) crops; position drawn by saliency or, with prob. `uniform`, uniformly."""
-    h, w = video.shape[-2:]
-    if size > min(h, w):
-        raise ValueError(f"crop size {size} exceeds the frame size {h}x{w}")
-    if size == h and size == w:
+    if size == video.shape[-2] == video.shape[-1]:
         return video
     return crop_at(video, crop_positions(saliency(video), size, uniform, generator), size)
