@@ -35,6 +35,7 @@ train-demo: $(STAMP)
 	$(VENV)/bin/vidtok-train experiment=tokenizer_shapes trainer.max_time=00:00:12:00 recipe.max_minutes=12 \
 		hydra.run.dir=runs/demo/tokenizer-run
 	$(VENV)/bin/vidgpt-train experiment=gpt_shapes trainer.max_time=00:00:15:00 recipe.schedule_minutes=14 \
+		gpt=mini data.batch_size=16 recipe.lr=0.002 recipe.warmup_steps=50 \
 		tokenizer_dir=runs/demo/tokenizer-run/tokenizer hydra.run.dir=runs/demo/model
 	$(VENV)/bin/vidgpt-generate model=runs/demo/model out_dir=outputs/train-demo samples=2
 

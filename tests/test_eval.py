@@ -390,3 +390,29 @@ def test_codebook_usage_accumulates():
     usage.reset()
     with pytest.raises(ValueError, match="zero codes"):
         usage.compute()
+
+
+def test_evaluate_dataset_groups_by_caption_and_scores_what_a_user_gets_back():
+    from vidtok.data.convert import to_tensor, to_uint8
+    from vidtok.data.lavfi import LavfiDataset
+    from vidtok.eval.reconstruction import evaluate_dataset
+    from vidtok.model import TokenizerConfig, VideoTokenizer
+
+    torch.manual_seed(0)
+    tok = VideoTokenizer(TokenizerConfig(channels=[8, 8], blocks=1, pixel_channels=[8], codebook_size=64)).eval()
+    data = LavfiDataset(sources=("life", "gradients"), frames=5, size=24, length=7, variants=2, stream_frames=16)
+    rows = evaluate_dataset(tok, data, batch_size=3)
+    captions = [data[i]["caption"] for i in range(len(data))]
+    assert [r["split"] for r in rows] == sorted(set(captions)) + ["all"]
+    assert [r["clips"] for r in rows] == [captions.count(c) for c in sorted(set(captions))] + [7]
+    for row in rows[:-1]:  # each group's PSNR is that of its own clips, rounded to uint8 as a user gets them
+        x = torch.stack([data[i]["video"] for i in range(7) if captions[i] == row["split"]])
+        with torch.no_grad():
+            back = torch.stack([to_tensor(r) for r in to_uint8(tok.decode(tok.encode(x), frames=5))])
+        assert row["psnr"] == pytest.approx(psnr(x, back).mean().item(), rel=1e-4)
+        assert "read_back" not in row  # only Shapes clips can be read back
+    assert rows[-1]["psnr"] == pytest.approx(np.mean([r["psnr"] for r in rows[:-1]]))
+    assert 0 < rows[-1]["codebook_usage"] <= 1
+    assert evaluate_dataset(tok, data, clips=2)[-1]["clips"] == 2
+    with pytest.raises(ValueError, match="at least one clip"):
+        evaluate_dataset(tok, data, clips=0)

@@ -3,6 +3,9 @@ how often the Shapes attributes read back from the reconstructions (shapes_reade
 
 Usage: `python tools/eval_tokenizer.py --tokenizer runs/tokenizer-shapes/tokenizer --clips 256`
 
+`--lavfi`: score held-out clips of ffmpeg's test sources instead (other option draws than training's
+`conf/data/lavfi.yaml`: seed 1), one row per source; `--clips` is then the total.
+
 Reconstructions are rounded to uint8 first (what a user gets back), then scored against the clip.
 Codebook usage is the fraction of codes used at least once over all clips of all evaluated splits.
 """
@@ -17,7 +20,8 @@ from pathlib import Path
 import torch
 
 from vidtok.data.shapes import SPLITS
-from vidtok.eval.reconstruction import evaluate_tokenizer
+from vidtok.data.lavfi import LavfiDataset
+from vidtok.eval.reconstruction import evaluate_dataset, evaluate_tokenizer
 from vidtok.model import VideoTokenizer
 
 
@@ -27,17 +31,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clips", type=int, default=256, help="clips per split")
     parser.add_argument("--frames", type=int, default=17)
     parser.add_argument("--splits", nargs="*", default=list(SPLITS))
+    parser.add_argument("--lavfi", action="store_true", help="held-out ffmpeg test-source clips instead of Shapes")
+    parser.add_argument("--size", type=int, default=64, help="frame size of --lavfi clips")
     args = parser.parse_args(argv)
     if not Path(args.tokenizer).is_dir():
         parser.error(f"tokenizer directory not found: {args.tokenizer}")
     start = time.perf_counter()
     tok = VideoTokenizer.from_pretrained(args.tokenizer, map_location="cuda" if torch.cuda.is_available() else "cpu")
-    rows = evaluate_tokenizer(tok, args.clips, tuple(args.splits), args.frames)
+    if args.lavfi:
+        held_out = LavfiDataset(frames=args.frames, size=args.size, length=args.clips, seed=1)
+        rows = evaluate_dataset(tok, held_out)
+    else:
+        rows = evaluate_tokenizer(tok, args.clips, tuple(args.splits), args.frames)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench import format_table
 
     print(format_table(rows))
-    print(f"({args.clips} clips per split, {time.perf_counter() - start:.0f} s; read_back of 'all splits' is the worst split)")
+    if args.lavfi:
+        print(f"({args.clips} held-out clips, {time.perf_counter() - start:.0f} s)")
+    else:
+        print(f"({args.clips} clips per split, {time.perf_counter() - start:.0f} s; "
+              "read_back of 'all splits' is the worst split)")
     return 0
 
 

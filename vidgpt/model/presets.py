@@ -5,6 +5,8 @@ from __future__ import annotations
 PRESETS: dict[str, dict[str, int]] = {
     # unit tests: a few ms per forward
     "tiny": dict(layers=2, hidden=64, heads=4, kv_heads=2, intermediate=128),
+    # make train-demo: ~2M parameters, ~4x the steps of "demo" in the same minutes
+    "mini": dict(layers=4, hidden=192, heads=4, kv_heads=4, intermediate=512),
     # CPU demo: ~6M parameters, trains on the Shapes world in minutes
     "demo": dict(layers=8, hidden=256, heads=4, kv_heads=4, intermediate=688),
     # single GPU: ~85M

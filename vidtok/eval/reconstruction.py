@@ -1,11 +1,16 @@
-"""A tokenizer scored on the Shapes splits: PSNR, SSIM, codebook usage and perplexity, and how often the
-Shapes attributes read back from its reconstructions match the clip's caption.
+"""A tokenizer scored on held-out clips: PSNR, SSIM, codebook usage and perplexity per group of clips.
+
+`evaluate_tokenizer` scores the Shapes splits and also how often the Shapes attributes read back from the
+reconstructions match the clip's caption. `evaluate_dataset` scores any dataset of {"video", "caption"}
+items (the ffmpeg sources, a user's folder), grouped by caption (for `LavfiDataset`, the source name).
 
 Reconstructions are rounded to uint8 first (what a user gets back), then scored against the clip.
-Codebook usage is the fraction of codes used at least once over all clips of all evaluated splits.
+Codebook usage is the fraction of codes used at least once over all clips of all evaluated groups.
 """
 
 from __future__ import annotations
+
+from collections import defaultdict
 
 import numpy as np
 import torch
@@ -16,38 +21,80 @@ from vidtok.eval.shapes_reader import judge
 from vidtok.eval.tokenizer_metrics import CodebookUsage, ReconstructionStats
 
 
+class _Scores:
+    """Running PSNR / SSIM / usage of one group of clips, and the Shapes read-back when there is one."""
+
+    def __init__(self, codebook_size: int) -> None:
+        self.stats, self.usage, self.read, self.clips = ReconstructionStats(), CodebookUsage(codebook_size), [], 0
+
+    def row(self, name: str) -> dict:
+        rec, use = self.stats.compute(), self.usage.compute()
+        row = {"split": name, "clips": self.clips, "psnr": rec["psnr"], "ssim": rec["ssim"]}
+        if self.read:
+            row["read_back"] = float(np.mean(self.read))
+        return {**row, "codebook_usage": use["used_fraction"], "perplexity": use["perplexity"]}
+
+
+def _reconstruct(tokenizer: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[np.ndarray]]:
+    """Codes and the uint8 (T, H, W, 3) reconstructions of a batch of clips (B, 3, T, H, W)."""
+    device = next(tokenizer.parameters()).device
+    with torch.no_grad():
+        codes = tokenizer.encode(x.to(device))
+        return codes, to_uint8(tokenizer.decode(codes, frames=x.shape[2]))
+
+
+def _score(group: _Scores, total: CodebookUsage, x: torch.Tensor, codes: torch.Tensor, recon: list[np.ndarray]) -> None:
+    group.stats.update(x.cpu(), torch.stack([to_tensor(r) for r in recon]))
+    group.usage.update(codes)
+    group.clips += len(recon)
+    total.update(codes)
+
+
+def _total_row(name: str, rows: list[dict], total: CodebookUsage) -> dict:
+    """Means over the groups (each group counts once), usage over all clips; read-back: the worst group."""
+    row = {"split": name, "clips": sum(r["clips"] for r in rows),
+           "psnr": float(np.mean([r["psnr"] for r in rows])), "ssim": float(np.mean([r["ssim"] for r in rows]))}
+    if all("read_back" in r for r in rows):
+        row["read_back"] = min(r["read_back"] for r in rows)  # the bar is per split: report the worst
+    use = total.compute()
+    return {**row, "codebook_usage": use["used_fraction"], "perplexity": use["perplexity"]}
+
+
 def evaluate_tokenizer(
     tokenizer: torch.nn.Module, clips: int = 256, splits: tuple[str, ...] = tuple(SPLITS), frames: int = 17,
     batch_size: int = 32,
 ) -> list[dict]:
-    """One row per split plus an "all splits" row: psnr, ssim, read_back, codebook usage, perplexity."""
+    """One row per Shapes split plus an "all splits" row: psnr, ssim, read_back, codebook usage, perplexity."""
     tokenizer = tokenizer.eval()
-    device = next(tokenizer.parameters()).device
-    total_usage = CodebookUsage(tokenizer.codebook_size)
-    rows = []
+    total, rows = CodebookUsage(tokenizer.codebook_size), []
     for split in splits:
-        stats, usage, read = ReconstructionStats(), CodebookUsage(tokenizer.codebook_size), []
+        group = _Scores(tokenizer.codebook_size)
         indices = spread_indices(split, clips)  # the first clips of a split are all circles
         for start in range(0, clips, batch_size):
             items = [sample_clip(split, i, frames=frames) for i in indices[start:start + batch_size]]
-            x = torch.stack([to_tensor(v) for v, _, _ in items]).to(device)
-            with torch.no_grad():
-                codes = tokenizer.encode(x)
-                recon = to_uint8(tokenizer.decode(codes, frames=frames))
-            usage.update(codes)
-            total_usage.update(codes)
-            stats.update(x.cpu(), torch.stack([to_tensor(r) for r in recon]))
-            read += [judge(r, attrs)["all"] for r, (_, attrs, _) in zip(recon, items)]
-        rec, use = stats.compute(), usage.compute()
-        rows.append({
-            "split": split, "clips": len(read), "psnr": rec["psnr"], "ssim": rec["ssim"],
-            "read_back": float(np.mean(read)), "codebook_usage": use["used_fraction"], "perplexity": use["perplexity"],
-        })
-    use = total_usage.compute()
-    rows.append({
-        "split": "all splits", "clips": sum(r["clips"] for r in rows),
-        "psnr": float(np.mean([r["psnr"] for r in rows])), "ssim": float(np.mean([r["ssim"] for r in rows])),
-        "read_back": min(r["read_back"] for r in rows),  # the bar is per split: report the worst
-        "codebook_usage": use["used_fraction"], "perplexity": use["perplexity"],
-    })
-    return rows
+            x = torch.stack([to_tensor(v) for v, _, _ in items])
+            codes, recon = _reconstruct(tokenizer, x)
+            _score(group, total, x, codes, recon)
+            group.read += [judge(r, attrs)["all"] for r, (_, attrs, _) in zip(recon, items)]
+        rows.append(group.row(split))
+    return rows + [_total_row("all splits", rows, total)]
+
+
+def evaluate_dataset(tokenizer: torch.nn.Module, dataset, clips: int | None = None, batch_size: int = 16) -> list[dict]:
+    """One row per caption of the first `clips` items of `dataset` (all by default), plus an "all" row.
+
+    Items are {"video": float (3, T, H, W) in [-1, 1], "caption": str}, as every dataset of `vidtok.data` gives.
+    """
+    tokenizer = tokenizer.eval()
+    n = len(dataset) if clips is None else min(clips, len(dataset))
+    if n == 0:
+        raise ValueError("evaluate_dataset needs at least one clip")
+    total, groups = CodebookUsage(tokenizer.codebook_size), defaultdict(lambda: _Scores(tokenizer.codebook_size))
+    for start in range(0, n, batch_size):
+        items = [dataset[i] for i in range(start, min(start + batch_size, n))]
+        for caption in dict.fromkeys(item["caption"] for item in items):  # a group's sums need its own clips
+            x = torch.stack([item["video"] for item in items if item["caption"] == caption])
+            codes, recon = _reconstruct(tokenizer, x)
+            _score(groups[caption], total, x, codes, recon)
+    rows = [groups[c].row(c) for c in sorted(groups)]
+    return rows + [_total_row("all", rows, total)]
