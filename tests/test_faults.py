@@ -36,7 +36,7 @@ from vidgpt.train.shards import TokenShardDataset, read_manifest, shard_bytes, s
 from vidtok.data.shapes import ShapesDataset
 from vidtok.model import TokenizerConfig, VideoTokenizer
 from vidtok.train.checkpoint import load_checkpoint
-from vidtok.train.faults import NonFiniteLossError
+from vidtok.train.faults import NonFiniteLossError, check_finite_loss
 from vidtok.train.fit import train_tokenizer
 from vidtok.train.module import TrainConfig
 
@@ -261,6 +261,26 @@ class PoisonAt(Callback):
     def on_train_batch_end(self, trainer, pl_module, *args) -> None:
         if self.after:
             self._poison(trainer, pl_module)
+
+
+class TwoRanks:
+    """A stand-in for a Trainer's strategy over 2 ranks: the other rank's loss is finite or not."""
+
+    def __init__(self, other_finite: bool) -> None:
+        self.other_finite = other_finite
+
+    def reduce_boolean_decision(self, decision: bool, all: bool = True) -> bool:
+        return (decision and self.other_finite) if all else (decision or self.other_finite)
+
+
+def test_a_nan_on_one_rank_stops_every_rank_at_the_same_step():
+    """Each rank raises, so none is left waiting in the next gradient all-reduce."""
+    check_finite_loss(torch.tensor(1.0), "training loss", 5, TwoRanks(other_finite=True))  # both fine: no error
+    with pytest.raises(NonFiniteLossError, match=r"^training loss is nan at step 5 \(epoch 0, batch 5\); stopped"):
+        check_finite_loss(torch.tensor(float("nan")), "training loss", 5, TwoRanks(other_finite=True),
+                          " (epoch 0, batch 5)")
+    with pytest.raises(NonFiniteLossError, match=r"^training loss is finite here but not on another rank at step 5;"):
+        check_finite_loss(torch.tensor(1.0), "training loss", 5, TwoRanks(other_finite=False))
 
 
 def _all_finite(ckpt: dict) -> bool:

@@ -29,7 +29,7 @@ from vidgpt.train.batches import drop_prompts, encode_frozen
 from vidgpt.train.fingerprint import check_trained_on
 from vidgpt.train.schedule import warmup_cosine
 from vidtok.train.checkpoint import load_checkpoint
-from vidtok.train.faults import NonFiniteLossError
+from vidtok.train.faults import NonFiniteLossError, check_finite_loss
 
 CHECKPOINT_KEY = "vidgpt"  # where a Lightning checkpoint keeps what rebuilds the network (config + prompt tokenizer)
 
@@ -129,11 +129,8 @@ class GPTModule(L.LightningModule):
         diagonal = self.hparams.diagonal_mask_prob > 0 and bool(torch.rand(()) < self.hparams.diagonal_mask_prob)
         loss, accuracy = self.loss_and_accuracy(prompt_ids, codes, self.hparams.context_noise,
                                                 self.diagonal_mask() if diagonal else None)
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(
-                f"training loss is {loss.item()} at step {self.global_step} (epoch {self.current_epoch}, "
-                f"batch {batch_idx}); stopped: the last checkpoint written before this step is the last good one"
-            )
+        check_finite_loss(loss.detach(), "training loss", self.global_step, self.trainer.strategy,
+                          f" (epoch {self.current_epoch}, batch {batch_idx})")
         b = codes.shape[0]
         self.log("train/loss", loss, prog_bar=True, batch_size=b)
         self.log("train/acc", accuracy, batch_size=b)

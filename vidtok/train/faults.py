@@ -20,11 +20,19 @@ class NonFiniteLossError(FloatingPointError):
     """The loss, a gradient norm or the weights became NaN/inf; training stops rather than save broken weights."""
 
 
-def check_finite_loss(value: torch.Tensor, what: str, step: int) -> None:
-    """NonFiniteLossError naming `what` (e.g. "training loss") and the step if `value` is NaN or inf."""
-    if not torch.isfinite(value):
+def check_finite_loss(value: torch.Tensor, what: str, step: int, strategy: Any = None, where: str = "") -> None:
+    """NonFiniteLossError naming `what` (e.g. "training loss") and the step if `value` is NaN or inf.
+
+    `strategy` (the Trainer's): decide on every rank together. A rank that stopped alone would leave the
+    others waiting in the next gradient all-reduce; launchers without an agent that tears the group down
+    (srun, Lightning's own) would hang there. `where`: more of the place, e.g. " (epoch 0, batch 3)".
+    """
+    finite = bool(torch.isfinite(value))
+    everywhere = finite if strategy is None else strategy.reduce_boolean_decision(finite, all=True)
+    if not everywhere:
+        state = f"is {value.item()}" if not finite else "is finite here but not on another rank"
         raise NonFiniteLossError(
-            f"{what} is {value.item()} at step {step}; stopped: the last checkpoint written before this step "
+            f"{what} {state} at step {step}{where}; stopped: the last checkpoint written before this step "
             "is the last good one"
         )
 

@@ -152,7 +152,7 @@ class TokenizerModule(L.LightningModule):
             loss = loss + c.adversarial_weight * g_loss
             self.log("train/g_loss", g_loss)
 
-        check_finite_loss(loss.detach(), "training loss", self._gen_steps)
+        check_finite_loss(loss.detach(), "training loss", self._gen_steps, self.trainer.strategy)
         opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         if c.grad_clip:
@@ -162,7 +162,7 @@ class TokenizerModule(L.LightningModule):
 
         if use_adv:
             d_loss = hinge_d_loss(self.disc(video), self.disc(recon.detach()))
-            check_finite_loss(d_loss.detach(), "discriminator loss", self._gen_steps - 1)
+            check_finite_loss(d_loss.detach(), "discriminator loss", self._gen_steps - 1, self.trainer.strategy)
             d_opt.zero_grad(set_to_none=True)
             self.manual_backward(d_loss)
             d_opt.step()
