@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["frames=9", "size=32", "data.batch_size=2", "data.num_workers=0", "data.train.length=8",
@@ -64,6 +65,15 @@ def test_stage2_trains_on_stage1_resumes_and_generates(stage1):
     record = json.loads((out / "samples.jsonl").read_text().splitlines()[0])
     assert (out / record["file"]).is_file() and str(out / record["file"]) in proc.stdout
 
+    # init_from=<model folder> fine-tunes it: its weights (the preset is ignored), a fresh step count, and
+    # stage 1 comes with the model. With lr 0 the export must equal the model it started from.
+    tuned = work / "tuned"
+    _run("vidgpt.cli.train_gpt", *TINY, "recipe.lr=0", "trainer.max_steps=2", f"init_from={run}",
+         f"hydra.run.dir={tuned}", cwd=work)
+    assert _step(tuned / "checkpoints" / "last.ckpt") == 2
+    start, end = (load_file(d / "gpt" / "model.safetensors") for d in (run, tuned))
+    assert start.keys() == end.keys() and all(torch.equal(start[k], end[k]) for k in start)
+
 
 def test_bad_input_is_one_line_not_a_traceback(stage1):
     proc = _run("vidgpt.cli.train_gpt", "tokenizer_dir=/no/such/dir", cwd=stage1, ok=False)
@@ -71,5 +81,7 @@ def test_bad_input_is_one_line_not_a_traceback(stage1):
     assert proc.stderr.strip().splitlines()[-1] == (
         "error: tokenizer_dir=/no/such/dir: not a tokenizer folder (no config.json)")
     assert "Traceback" not in proc.stderr
+    proc = _run("vidgpt.cli.train_gpt", "init_from=/no/such/model", cwd=stage1, ok=False)
+    assert proc.stderr.strip().splitlines()[-1] == "error: init_from=/no/such/model: no such model folder"
     proc = _run("vidgpt.cli.train_tokenizer", "no_such_key=1", cwd=stage1, ok=False)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr and "no_such_key" in proc.stderr

@@ -23,6 +23,11 @@ from vidtok.model.replace import replacing_folder
 
 def train(cfg: DictConfig) -> Path | float:
     run = run_dir()
+    if cfg.init_from is not None:
+        if not Path(cfg.init_from).expanduser().is_dir():
+            raise FileNotFoundError(f"init_from={cfg.init_from}: no such model folder")
+        if OmegaConf.is_missing(cfg, "tokenizer_dir"):
+            cfg.tokenizer_dir = str(Path(cfg.init_from).expanduser() / MODEL_TOKENIZER)  # the model's own stage 1
     tokenizer_dir = Path(cfg.tokenizer_dir).expanduser()
     if not (tokenizer_dir / "config.json").is_file():
         raise FileNotFoundError(f"tokenizer_dir={cfg.tokenizer_dir}: not a tokenizer folder (no config.json)")
@@ -45,6 +50,7 @@ def train(cfg: DictConfig) -> Path | float:
         module=OmegaConf.to_container(cfg.recipe),
         trainer=trainer_from_config(cfg, run),
         ckpt_path=ckpt,
+        init_from=None if cfg.init_from is None or ckpt else Path(cfg.init_from).expanduser(),
         export_every_n_steps=cfg.export_every_n_steps,
         snapshots=cfg.snapshots,
     )

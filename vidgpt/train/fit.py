@@ -46,6 +46,7 @@ def train_gpt(
     module: dict[str, Any] | None = None,
     trainer: L.Trainer | dict[str, Any] | None = None,
     ckpt_path: str | Path | None = None,
+    init_from: str | Path | None = None,
     export_every_n_steps: int | None = None,
     snapshots: bool = False,
 ) -> VidGPT:
@@ -58,6 +59,9 @@ def train_gpt(
     - `module`: `GPTModule` options (lr, warmup_steps, prompt_dropout, context_noise, ...).
     - `trainer`: a Lightning Trainer, or the keyword arguments for one (checkpoints then written atomically).
     - `ckpt_path`: a Lightning checkpoint of an earlier run to resume (network rebuilt from it).
+    - `init_from`: a GPT folder (or a model folder holding `gpt/`) to fine-tune: its weights and prompt
+      tokenizer start this run, with a fresh optimizer and LR schedule (`preset`, `backbone`, `prompt_length`
+      and `captions` are then unused). It must have been trained on `tokenizer_dir`'s tokenizer.
     - `export_every_n_steps`: also export periodically (each export replaces the last atomically).
     - `snapshots`: keep every periodic export under `out_dir/snapshots/` too (for learning curves).
     """
@@ -67,10 +71,17 @@ def train_gpt(
     on_the_fly = any(ds is not None and not isinstance(ds, TokenShardDataset) for ds in (train_ds, val_ds))
     frames, height, width = _video_shape(train_ds)
 
+    if ckpt_path is not None and init_from is not None:
+        raise ValueError("give either ckpt_path (resume a run) or init_from (fine-tune a model), not both")
     if ckpt_path is not None:
         # read as plain data (weights_only) before any Trainer does: FSDP's full checkpoints bypass the checkpoint IO
         model = model_from_checkpoint(ckpt_path)
         check_trained_on(model, tokenizer)
+    elif init_from is not None:
+        init_from = Path(init_from)
+        model = VidGPT.from_pretrained(init_from / EXPORT_NAME if (init_from / EXPORT_NAME).is_dir() else init_from)
+        check_trained_on(model, tokenizer)
+        model.train()
     else:
         prompt = PromptTokenizer.fit(list(captions) if captions is not None else dataset_captions(train_ds),
                                      vocab_size=text_vocab_size)
