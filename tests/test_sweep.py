@@ -83,7 +83,7 @@ def test_objective_is_a_runs_final_value_or_a_clear_error(sweep):
         objective(sweep / "10", "val/psnr")
 
 
-def _multirun(sweep: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+def _multirun(sweep: Path, cwd: Path, *args: str, status: int = 0) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     proc = subprocess.run(
         [sys.executable, "-m", "vidgpt.cli.train_tokenizer", "-m", "experiment=tokenizer_sweep",
@@ -91,7 +91,7 @@ def _multirun(sweep: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess
          "trainer.max_steps=2", "trainer.val_check_interval=2", f"hydra.sweep.dir={sweep}", *args],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
     )
-    assert proc.returncode == 0, f"multirun failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert proc.returncode == status, f"multirun exit {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return proc
 
 
@@ -105,6 +105,20 @@ def test_a_real_multirun_ends_with_the_summary(tmp_path):
     assert [r["recipe.lr"] for r in rows] == ["0.001", "0.003"]  # the grid's other axis
     assert all(float(r["val/psnr"]) > 0 for r in rows)
     assert "val/psnr" in proc.stdout and f"summary: {sweep / 'summary.md'}" in proc.stdout
+
+
+def test_a_bad_point_of_a_sweep_fails_alone_and_the_sweep_says_so(tmp_path):
+    """The job after the failed one still runs; the table shows why the failed one stopped; exit status 2."""
+    sweep = tmp_path / "sweep"
+    proc = _multirun(sweep, tmp_path, "hydra/sweeper=basic", "tokenizer.codebook_size=1,64", status=2)
+    with open(sweep / "summary.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["tokenizer.codebook_size"] for r in rows] == ["1", "64"]
+    assert "codebook_size" in rows[0]["error"] and rows[0]["val/psnr"] == ""
+    assert rows[1]["error"] == "" and float(rows[1]["val/psnr"]) > 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last == "error: 1 sweep job(s) failed: job 0 (why: error.txt in each job's folder)"
+    assert "Traceback" not in proc.stderr and "error: job 0 (" in proc.stderr
 
 
 @pytest.mark.slow

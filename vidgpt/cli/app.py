@@ -3,7 +3,8 @@
 Every command finds its configs in the package `vidgpt.conf` (the repo's `conf/`, shipped inside the
 wheel), so an installed command works from any directory. Errors a user can fix (a missing file, a
 bad value, an unknown config key or option) are printed as one line and exit with status 2 instead of
-a traceback (HYDRA_FULL_ERROR=1 keeps Hydra's own reports).
+a traceback (HYDRA_FULL_ERROR=1 keeps Hydra's own reports). In a sweep (`-m`), such an error ends only
+its job: the sweep goes on, and the command exits with status 2 at the end, naming the failed jobs.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import os
 import re
 import sys
+from pathlib import Path
 from typing import Callable
 
 import hydra
@@ -21,6 +23,7 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 CONFIG_PATH = "pkg://vidgpt.conf"
+ERROR_FILE = "error.txt"  # in a sweep job's folder: why that job stopped
 FULL_ERROR = "HYDRA_FULL_ERROR"
 
 # Exceptions that mean "the input is wrong", not "the program is wrong". Hydra and OmegaConf errors
@@ -68,11 +71,29 @@ def _exit_user_error(message: str) -> None:
     sys.exit(2)
 
 
+def _in_sweep() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def _job_failed(message: str) -> str:
+    """Report a failed sweep job and leave `error.txt` in its folder (the sweep summary shows it)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    job = HydraConfig.get()
+    print(f"error: job {job.job.num} ({' '.join(job.overrides.task)}): {message}", file=sys.stderr)
+    (Path(job.runtime.output_dir) / ERROR_FILE).write_text(message + "\n")
+    return f"job {job.job.num}"
+
+
 def hydra_app(config_name: str) -> Callable[[Callable[[DictConfig], object]], Callable[[], None]]:
     """Decorate ``fn(cfg)`` into a console-script ``main()`` reading ``conf/<config_name>.yaml``."""
 
     def wrap(fn: Callable[[DictConfig], object]) -> Callable[[], None]:
         started: list[bool] = []  # whether Hydra got as far as calling `fn` in this launch
+        failed: list[str] = []  # the sweep jobs that stopped on a user error, one line each
 
         @hydra.main(version_base=None, config_path=CONFIG_PATH, config_name=config_name)
         @functools.wraps(fn)
@@ -88,6 +109,9 @@ def hydra_app(config_name: str) -> Callable[[Callable[[DictConfig], object]], Ca
                 if message is None:
                     raise
                 logging.getLogger(fn.__module__).debug("user error", exc_info=True)
+                if _in_sweep():  # one bad point of a sweep should not cost the points after it
+                    failed.append(_job_failed(message))
+                    return float("nan")  # what an optimising sweeper (Optuna) records as a failed trial
                 _exit_user_error(message)
 
         @functools.wraps(fn)
@@ -98,8 +122,11 @@ def hydra_app(config_name: str) -> Callable[[Callable[[DictConfig], object]], Ca
             # instead, it lets us print them like every other user error.
             os.environ[FULL_ERROR] = "1"
             started.clear()
+            failed.clear()
             try:
                 run()
+                if failed:
+                    _exit_user_error(f"{len(failed)} sweep job(s) failed: {', '.join(failed)} (why: {ERROR_FILE} in each job's folder)")
             except (HydraException, OmegaConfBaseException) as e:
                 _exit_user_error(user_message(e) or one_line(str(e)))
             except OSError as e:

@@ -17,6 +17,8 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from vidgpt.cli.app import ERROR_FILE
+
 SUMMARY = "summary"
 METRICS_CSV = Path("logs") / "metrics.csv"
 OVERRIDES = Path(".hydra") / "overrides.yaml"
@@ -75,7 +77,8 @@ def collect_runs(sweep_dir: Path) -> list[dict[str, Any]]:
     runs.sort(key=lambda p: (0, int(p.name), "") if p.name.isdigit() else (1, 0, p.name))
     return [
         {"run": p.name, "overrides": read_overrides(p),
-         "metrics": final_metrics(p / METRICS_CSV) if (p / METRICS_CSV).is_file() else {}}
+         "metrics": final_metrics(p / METRICS_CSV) if (p / METRICS_CSV).is_file() else {},
+         "error": (p / ERROR_FILE).read_text().strip() if (p / ERROR_FILE).is_file() else None}
         for p in runs
     ]
 
@@ -95,9 +98,11 @@ def summary_table(runs: list[dict[str, Any]], brief: bool = False) -> tuple[list
     names = sorted({m for r in runs for m in r["metrics"]} - {"step"}, key=lambda m: (not m.startswith("val/"), m))
     if brief:
         names = [m for m in names if m.startswith("val/") or m == "train/loss"]
-    columns = ["run", *axes, "step", *names]
+    errors = ["error"] if any(r.get("error") for r in runs) else []  # a job that stopped on a user error
+    columns = ["run", *axes, "step", *names, *errors]
     rows = [
-        [r["run"], *(r["overrides"].get(k, "") for k in axes), *(r["metrics"].get(m) for m in ("step", *names))]
+        [r["run"], *(r["overrides"].get(k, "") for k in axes), *(r["metrics"].get(m) for m in ("step", *names)),
+         *([r.get("error")] if errors else [])]
         for r in runs
     ]
     return columns, rows, shared
@@ -128,7 +133,7 @@ def _fmt(value: Any) -> str:
     if value is None:
         return ""
     if not isinstance(value, float):
-        return str(value)
+        return str(value).replace("|", "\\|")  # an error message must not split its table cell
     if math.isfinite(value) and value == int(value) and abs(value) < 1e9:
         return str(int(value))
     return f"{value:.4g}"
