@@ -28,6 +28,9 @@ def train(cfg: DictConfig) -> Path | float:
             raise FileNotFoundError(f"init_from={cfg.init_from}: no such model folder")
         if OmegaConf.is_missing(cfg, "tokenizer_dir"):
             cfg.tokenizer_dir = str(Path(cfg.init_from).expanduser() / MODEL_TOKENIZER)  # the model's own stage 1
+    elif OmegaConf.is_missing(cfg, "tokenizer_dir"):
+        raise ValueError("name stage 1 with tokenizer_dir=<tokenizer folder>, or a model to fine-tune with "
+                         "init_from=<model folder>")
     tokenizer_dir = Path(cfg.tokenizer_dir).expanduser()
     if not (tokenizer_dir / "config.json").is_file():
         raise FileNotFoundError(f"tokenizer_dir={cfg.tokenizer_dir}: not a tokenizer folder (no config.json)")
