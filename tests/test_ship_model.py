@@ -28,6 +28,9 @@ def test_ship_copies_what_generation_needs_and_writes_a_card(tmp_path, tiny_mode
     assert "| evaluated | test-iid | 4 | 25.0% | 50.0% | 100.0% | 75.0% | 50.0% | n/a |" in card
     assert "An interim model." in card and "experiment=gpt_shapes" in card
     VideoGenerator.from_pretrained(out)  # loads as a matched pair
+    # shipping again replaces the earlier shipped model (its gpt/ folder marks it as one)
+    assert ship_model.ship(run, out, note="The next model.") == out
+    assert "The next model." in (out / "MODEL_CARD.md").read_text()
 
 
 def test_ship_refuses_a_folder_that_is_no_model_and_one_over_budget(tmp_path, tiny_model_dir, monkeypatch):

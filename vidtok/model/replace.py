@@ -36,13 +36,13 @@ def replace_file(tmp: str | Path, path: str | Path) -> None:
 def replacing_folder(directory: str | Path, marker: str) -> Iterator[Path]:
     """Yield an empty folder beside `directory` to fill; on success it replaces `directory` whole.
 
-    An existing `directory` is replaced only if it is empty or holds `marker` (the file that marks an
-    earlier output of the same kind), so that saving into the wrong folder never deletes a user's files.
+    An existing `directory` is replaced only if it is empty or holds `marker` (the file or folder that
+    marks an earlier output of the same kind), so that saving into the wrong folder never deletes a user's files.
     A kill leaves the old folder or the new one under the name, except in the instant between two renames,
     when neither is (the old one then survives as `.<name>.old-<pid>` until the next save).
     """
     directory = Path(directory)
-    if directory.is_dir() and any(directory.iterdir()) and not (directory / marker).is_file():
+    if directory.is_dir() and any(directory.iterdir()) and not (directory / marker).exists():
         raise FileExistsError(
             f"{directory} holds other files and no {marker}: not replacing it (save into a new folder)")
     if directory.exists() and not directory.is_dir():
