@@ -32,7 +32,7 @@ class SampleOptions:
     """Decoding settings shared by every sample of a run (recorded in each manifest line)."""
 
     frames: int | None = None
-    schedule: str = "diagonal"
+    schedule: str = "raster"
     window: int = 2
     frame_overlap: bool = True
     cfg_scale: float = 3.0
