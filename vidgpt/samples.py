@@ -32,8 +32,8 @@ class SampleOptions:
     """Decoding settings shared by every sample of a run (recorded in each manifest line)."""
 
     frames: int | None = None
-    schedule: str = "raster"
-    window: int = 2
+    schedule: str = "diagonal"
+    window: int = 4
     frame_overlap: bool = True
     cfg_scale: float = 3.0
     temperature: float = 1.0
