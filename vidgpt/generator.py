@@ -63,6 +63,12 @@ def _as_batch(x: Any, ndim: int, name: str, batch: int) -> torch.Tensor:
 MODEL_GPT, MODEL_TOKENIZER = "gpt", "tokenizer"
 
 
+def gpt_folder(path: str | Path) -> Path:
+    """The VidGPT folder of a model folder (its ``gpt/``), or `path` itself when it is one."""
+    path = Path(path).expanduser()
+    return path / MODEL_GPT if (path / MODEL_GPT).is_dir() else path
+
+
 class VideoGenerator:
     """User-facing generation with a VidGPT and its stage-1 tokenizer."""
 
@@ -87,8 +93,7 @@ class VideoGenerator:
             if not (path / MODEL_TOKENIZER).is_dir():
                 raise FileNotFoundError(f"{path} has no {MODEL_TOKENIZER}/ folder: pass tokenizer= or a model folder")
             tokenizer = VideoTokenizer.from_pretrained(path / MODEL_TOKENIZER).to(device).eval()
-        gpt_dir = path / MODEL_GPT if (path / MODEL_GPT).is_dir() else path
-        return cls(VidGPT.from_pretrained(gpt_dir, map_location=device), tokenizer)
+        return cls(VidGPT.from_pretrained(gpt_folder(path), map_location=device), tokenizer)
 
     # ------------------------------------------------------------------ geometry
     def _size(self, given: torch.Tensor | None) -> tuple[int, int]:

@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Callable
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException, InstantiationException, OverrideParseException
+from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
@@ -72,16 +74,11 @@ def _exit_user_error(message: str) -> None:
 
 
 def _in_sweep() -> bool:
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
 def _job_failed(message: str) -> str:
     """Report a failed sweep job and leave `error.txt` in its folder (the sweep summary shows it)."""
-    from hydra.core.hydra_config import HydraConfig
-
     job = HydraConfig.get()
     print(f"error: job {job.job.num} ({' '.join(job.overrides.task)}): {message}", file=sys.stderr)
     (Path(job.runtime.output_dir) / ERROR_FILE).write_text(message + "\n")

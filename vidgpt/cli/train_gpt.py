@@ -23,11 +23,12 @@ from vidtok.model.replace import replacing_folder
 
 def train(cfg: DictConfig) -> Path | float:
     run = run_dir()
-    if cfg.init_from is not None:
-        if not Path(cfg.init_from).expanduser().is_dir():
+    init_from = None if cfg.init_from is None else Path(cfg.init_from).expanduser()
+    if init_from is not None:
+        if not init_from.is_dir():
             raise FileNotFoundError(f"init_from={cfg.init_from}: no such model folder")
         if OmegaConf.is_missing(cfg, "tokenizer_dir"):
-            cfg.tokenizer_dir = str(Path(cfg.init_from).expanduser() / MODEL_TOKENIZER)  # the model's own stage 1
+            cfg.tokenizer_dir = str(init_from / MODEL_TOKENIZER)  # the model's own stage 1
     elif OmegaConf.is_missing(cfg, "tokenizer_dir"):
         raise ValueError("name stage 1 with tokenizer_dir=<tokenizer folder>, or a model to fine-tune with "
                          "init_from=<model folder>")
@@ -53,7 +54,7 @@ def train(cfg: DictConfig) -> Path | float:
         module=OmegaConf.to_container(cfg.recipe),
         trainer=trainer_from_config(cfg, run),
         ckpt_path=ckpt,
-        init_from=None if cfg.init_from is None or ckpt else Path(cfg.init_from).expanduser(),
+        init_from=None if ckpt else init_from,  # a resumed fine-tune continues from its checkpoint
         export_every_n_steps=cfg.export_every_n_steps,
         snapshots=cfg.snapshots,
     )

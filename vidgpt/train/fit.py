@@ -16,6 +16,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from vidgpt.generator import gpt_folder
 from vidgpt.model import PromptTokenizer, VidGPT, tokenizer_identity
 from vidgpt.train.batches import GPTCollate
 from vidgpt.train.export import ExportCallback
@@ -78,8 +79,7 @@ def train_gpt(
         model = model_from_checkpoint(ckpt_path)
         check_trained_on(model, tokenizer)
     elif init_from is not None:
-        init_from = Path(init_from)
-        model = VidGPT.from_pretrained(init_from / EXPORT_NAME if (init_from / EXPORT_NAME).is_dir() else init_from)
+        model = VidGPT.from_pretrained(gpt_folder(init_from))
         check_trained_on(model, tokenizer)
         model.train()
     else:
