@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, Dataset
 from vidtok.model import TokenizerConfig, VideoTokenizer
 from vidtok.train.augment import crop_positions, salient_crop
 from vidtok.train.fit import PeriodicCheckpoint, train_tokenizer
-from vidtok.train.losses import reconstruction_loss, saliency_weights
+from vidtok.train.losses import reconstruction_loss, saliency, saliency_weights, spread_saliency
 from vidtok.train.module import TokenizerModule, TrainConfig
 
 TINY = TokenizerConfig(channels=[8, 16], blocks=1, pixel_channels=[8])
@@ -42,6 +42,18 @@ def test_saliency_weights_single_out_the_object() -> None:
     assert torch.allclose(w[0, 0, :, 0, 0], torch.ones(5))  # background: weight 1
     assert torch.allclose(w[0, 0, :, 8, 6], torch.full((5,), 1 + 8 * 1.8))  # red box: 1 + 8 * |0.8 - (-1)|
     assert torch.equal(saliency_weights(v, 0.0), torch.ones_like(w))
+
+
+def test_spread_saliency_weighs_both_sides_of_an_edge_alike() -> None:
+    v = Boxes()[1]["video"][None]  # box at rows 7..12, columns 5..10
+    w = saliency_weights(v, 8.0, spread_saliency(saliency(v), 3))
+    box = 1 + 8 * 1.8
+    # the band up to 3 px outside the box weighs as much as the box: a wrong pixel costs the same on
+    # either side of the edge, so an uncertain edge is not pushed outward (dilated objects)
+    assert torch.allclose(w[0, 0, :, 7 - 3 : 13 + 3, 5 - 3 : 11 + 3], torch.tensor(box))
+    assert torch.allclose(w[0, 0, :, 7 - 4, 8], torch.ones(5))  # 4 px away: background again
+    assert torch.allclose(w[0, 0, :, 8, 11 + 3], torch.ones(5))
+    assert torch.equal(spread_saliency(saliency(v), 0), saliency(v))
 
 
 def test_reconstruction_loss_weights_and_terms() -> None:

@@ -4,6 +4,11 @@ Small objects on a flat background are a few per cent of the pixels: an unweight
 network paint the background and drop them (a black canvas scores ~21 dB on Shapes). `saliency_weights`
 up-weights each pixel by how far it is from its clip's median colour, a generic "foreground" measure
 that needs no labels and works on any video (a textured clip just gets flatter weights).
+
+The weights must be symmetric across an object's edge (`spread_saliency`): weighting only the object's
+own pixels makes painting a background pixel cheaper than missing an object pixel, so wherever the edge
+is uncertain the weighted-L2 optimum is the object colour, and every object comes back dilated
+(measured: small circles about 17 pixels too big per frame, read back as squares).
 """
 
 from __future__ import annotations
@@ -21,6 +26,16 @@ def saliency(video: torch.Tensor) -> torch.Tensor:
     sample = video[:, :, ::2, ::4, ::4].flatten(2)
     median = sample.median(dim=2).values[:, :, None, None, None]
     return (video - median).abs().amax(dim=1, keepdim=True)
+
+
+def spread_saliency(saliency_map: torch.Tensor, pixels: int) -> torch.Tensor:
+    """Each pixel takes the largest saliency within `pixels` of it in its frame (a max filter): the band
+    around an object weighs as much as the object, so a wrong pixel costs the same on either side of an
+    edge and uncertain edges come back at the mean colour instead of the object's."""
+    if pixels <= 0:
+        return saliency_map
+    k = 2 * pixels + 1
+    return F.max_pool3d(saliency_map, (1, k, k), stride=1, padding=(0, pixels, pixels))
 
 
 def saliency_weights(video: torch.Tensor, strength: float, saliency_map: torch.Tensor | None = None) -> torch.Tensor:

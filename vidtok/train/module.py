@@ -14,7 +14,7 @@ from vidtok.model import TokenizerConfig, VideoTokenizer
 from vidtok.train.augment import crop_at, crop_positions
 from vidtok.train.discriminator import PatchDiscriminator3D
 from vidtok.train.faults import check_finite_loss
-from vidtok.train.losses import hinge_d_loss, hinge_g_loss, reconstruction_loss, saliency, saliency_weights
+from vidtok.train.losses import hinge_d_loss, hinge_g_loss, reconstruction_loss, saliency, saliency_weights, spread_saliency
 
 
 @dataclass
@@ -38,6 +38,7 @@ class TrainConfig:
     l1_start: int = 0  # generator steps before the L1 term joins (L2 alone gets past the plateau first)
     l2_weight: float = 1.0
     saliency: float = 8.0  # see losses.saliency_weights; 0 = plain per-pixel loss
+    saliency_spread: int = 3  # px: the weight reaches this far around an object (see losses.spread_saliency)
     crop: int | None = 32  # train on salient crops of this side (see augment.crop_positions); None = full frames
     crop_uniform: float = 0.25  # share of crops placed uniformly instead of by saliency
     quantizer_weight: float = 1.0  # VQ commitment / LFQ entropy losses
@@ -137,7 +138,8 @@ class TokenizerModule(L.LightningModule):
             g["lr"] = c.lr * factor
 
         video = self._video(batch)
-        sal = saliency(video)  # of the whole clip: a crop filled by the object still knows its background
+        # of the whole clip: a crop filled by the object still knows its background
+        sal = spread_saliency(saliency(video), c.saliency_spread)
         if c.crop and c.crop < min(video.shape[-2:]):
             where = crop_positions(sal, c.crop, c.crop_uniform)
             video, sal = crop_at(video, where, c.crop), crop_at(sal, where, c.crop)
