@@ -47,6 +47,22 @@ def test_stage1_exports_tokenizer_and_checkpoint(stage1):
     assert (stage1 / "tok" / "logs" / "metrics.csv").is_file()
 
 
+def test_stage1_decoder_fine_tune_from_a_tokenizer_folder(stage1):
+    # init_from takes the architecture from the folder (the default preset would not fit these weights);
+    # freeze_encoder trains the decoder alone, so the codes stay those of the starting tokenizer
+    start_dir = stage1 / "tok" / "tokenizer"
+    _run("vidgpt.cli.train_tokenizer", *TINY, f"init_from={start_dir}", "recipe.freeze_encoder=true",
+         "recipe.lr=1e-2", "recipe.warmup_steps=1", "trainer.max_steps=2", f"hydra.run.dir={stage1 / 'dec'}", cwd=stage1)
+    start, end = (load_file(d / "model.safetensors") for d in (start_dir, stage1 / "dec" / "tokenizer"))
+    assert start.keys() == end.keys()
+    assert all(torch.equal(start[k], end[k]) for k in start if not k.startswith("decoder."))
+    assert not all(torch.equal(start[k], end[k]) for k in start if k.startswith("decoder."))
+    proc = _run("vidgpt.cli.train_tokenizer", "init_from=/no/such/tok", cwd=stage1, ok=False)
+    assert proc.stderr.strip().splitlines()[-1] == "error: init_from=/no/such/tok: not a tokenizer folder (no config.json)"
+    proc = _run("vidgpt.cli.train_tokenizer", "recipe.freeze_encoder=true", cwd=stage1, ok=False)
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: recipe.freeze_encoder=true trains the decoder")
+
+
 def test_stage2_trains_on_stage1_resumes_and_generates(stage1):
     work = stage1
     args = [*TINY, f"tokenizer_dir={work / 'tok' / 'tokenizer'}", "gpt=tiny", "gpt.prompt_length=16",

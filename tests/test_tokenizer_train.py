@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from vidgpt.train.fingerprint import _weights_hash, fingerprint_matches, tokenizer_fingerprint
 from vidtok.model import TokenizerConfig, VideoTokenizer
 from vidtok.train.augment import crop_positions, salient_crop
 from vidtok.train.fit import PeriodicCheckpoint, train_tokenizer
@@ -143,6 +144,34 @@ def test_train_tokenizer_exports_and_resumes(tmp_path) -> None:
     assert torch.load(last, map_location="cpu", weights_only=True)["gen_steps"] == 5
     with pytest.raises(FileNotFoundError, match="resume checkpoint not found"):
         train_tokenizer(TINY, Boxes(8), out_dir=tmp_path / "new", train_cfg=cfg, resume="last")
+
+
+def test_decoder_fine_tune_keeps_the_codes_and_the_fingerprint(tmp_path) -> None:
+    torch.manual_seed(0)
+    start = VideoTokenizer(TINY).eval()
+    cfg = TrainConfig(crop=None, max_steps=3, warmup_steps=1, lr=1e-2, freeze_encoder=True)
+    kw = dict(trainer_kwargs={"limit_val_batches": 1}, batch_size=2)
+    tuned = train_tokenizer(TINY, Boxes(8), Boxes(2), out_dir=tmp_path, train_cfg=cfg, init_from=start, **kw)
+    before, after = start.state_dict(), tuned.state_dict()
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert moved and all(k.startswith("decoder.") for k in moved)  # only the decoder trained
+    v = torch.stack([Boxes()[i]["video"] for i in range(3)])
+    assert torch.equal(tuned.encode(v), start.encode(v))
+    assert not torch.equal(tuned.decode(start.encode(v)), start.decode(start.encode(v)))
+    # so a GPT trained on `start` still pairs with the tuned tokenizer, by today's fingerprint and by the
+    # whole-weights one recorded before the decoder was left out
+    old_style = _weights_hash(start, skip=None)
+    assert tokenizer_fingerprint(tuned) == tokenizer_fingerprint(start)
+    assert fingerprint_matches(tuned, tokenizer_fingerprint(start))
+    assert fingerprint_matches(start, old_style) and not fingerprint_matches(tuned, old_style)
+    other = VideoTokenizer(TINY)
+    assert not fingerprint_matches(other, tokenizer_fingerprint(start))
+
+
+def test_decoder_fine_tune_needs_a_tokenizer_to_start_from(tmp_path) -> None:
+    cfg = TrainConfig(crop=None, max_steps=1, freeze_encoder=True)
+    with pytest.raises(ValueError, match="freeze_encoder=true .* init_from=<tokenizer folder>"):
+        train_tokenizer(TINY, Boxes(8), out_dir=tmp_path, train_cfg=cfg)
 
 
 def test_periodic_checkpoint_fires_on_wall_clock(tmp_path) -> None:

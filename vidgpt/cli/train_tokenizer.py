@@ -11,7 +11,7 @@ from vidgpt.cli.app import hydra_app
 from vidgpt.cli.common import dataset, is_rank_zero, run_dir, trainer_from_config
 from vidgpt.cli.runs import resume_checkpoint
 from vidgpt.cli.sweep import objective
-from vidtok.model import TokenizerConfig
+from vidtok.model import TokenizerConfig, VideoTokenizer
 from vidtok.train.fit import train_tokenizer
 from vidtok.train.module import TrainConfig
 
@@ -21,6 +21,15 @@ def train(cfg: DictConfig) -> Path | float:
     ckpt = resume_checkpoint(cfg.resume)
     L.seed_everything(cfg.seed, workers=True)
     model_cfg = TokenizerConfig.from_dict(OmegaConf.to_container(cfg.tokenizer, resolve=True), source="tokenizer")
+    start = None
+    if cfg.init_from is not None and ckpt is None:  # a resumed fine-tune continues from its checkpoint
+        folder = Path(cfg.init_from).expanduser()
+        if not (folder / "config.json").is_file():
+            raise FileNotFoundError(f"init_from={cfg.init_from}: not a tokenizer folder (no config.json)")
+        start = VideoTokenizer.from_pretrained(folder)
+        model_cfg = start.cfg  # the architecture is the starting tokenizer's: tokenizer.* is not used
+    elif cfg.init_from is not None:
+        model_cfg = TokenizerConfig.load(Path(cfg.init_from).expanduser() / "config.json")
     recipe = OmegaConf.to_container(cfg.recipe, resolve=True)
     train_tokenizer(
         model_cfg,
@@ -32,6 +41,7 @@ def train(cfg: DictConfig) -> Path | float:
         num_workers=cfg.data.num_workers,
         resume=ckpt,
         trainer=trainer_from_config(cfg, run),
+        init_from=start,
     )
     if is_rank_zero():
         print(f"tokenizer: {run / 'tokenizer'}  (stage 2: vidgpt-train tokenizer_dir={run / 'tokenizer'})")

@@ -1,8 +1,11 @@
-"""A tokenizer's identity: a SHA-256 over its config and weights.
+"""A tokenizer's identity: a SHA-256 over its config and the weights that make its codes.
 
 Token shards and a trained GPT are only meaningful next to the exact tokenizer that made the codes;
 two tokenizers with the same architecture but different weights give different codes, so the
-fingerprint covers the weights, not just the config.
+fingerprint covers the weights, not just the config. It leaves out the decoder (`decoder.*` weights):
+the decoder only draws the codes, so a decoder fine-tuned on its own (`vidtok-train init_from=...
+recipe.freeze_encoder=true`) keeps every GPT and token shard made with the tokenizer valid, and makes
+their videos better. Fingerprints recorded before this rule hashed every weight; they are still accepted.
 """
 
 from __future__ import annotations
@@ -14,23 +17,41 @@ import torch
 from torch import nn
 
 
-def tokenizer_fingerprint(tokenizer: nn.Module) -> str:
-    """Hex SHA-256 of the tokenizer's config (`cfg.identity_dict()` or `cfg.to_dict()`) and every state-dict tensor.
+DECODER_PREFIX = "decoder."
 
-    Independent of the device the weights live on; changes when any weight or config value changes.
-    A tokenizer with its own `fingerprint` (string or method) is taken at its word, so that this and
-    `vidgpt.model.tokenizer_identity` always agree.
+
+def tokenizer_fingerprint(tokenizer: nn.Module) -> str:
+    """Hex SHA-256 of the tokenizer's config (`cfg.identity_dict()` or `cfg.to_dict()`) and every state-dict
+    tensor outside its decoder (see the module docstring).
+
+    Independent of the device the weights live on; changes when any config value or encoder/quantizer
+    weight changes. A tokenizer with its own `fingerprint` (string or method) is taken at its word, so
+    that this and `vidgpt.model.tokenizer_identity` always agree.
     """
     own = getattr(tokenizer, "fingerprint", None)
     own = own() if callable(own) else own
     if own is not None:
         return str(own)
+    return _weights_hash(tokenizer, skip=DECODER_PREFIX)
+
+
+def fingerprint_matches(tokenizer: nn.Module, expected: str) -> bool:
+    """Whether `expected` (a recorded fingerprint) names this tokenizer: today's fingerprint, or the
+    whole-weights hash that fingerprints were before the decoder was left out."""
+    if tokenizer_fingerprint(tokenizer) == expected:
+        return True
+    return getattr(tokenizer, "fingerprint", None) is None and _weights_hash(tokenizer, skip=None) == expected
+
+
+def _weights_hash(tokenizer: nn.Module, skip: str | None) -> str:
     h = hashlib.sha256()
     cfg = getattr(tokenizer, "cfg", None)
     if cfg is not None and hasattr(cfg, "to_dict"):
         d = cfg.identity_dict() if hasattr(cfg, "identity_dict") else cfg.to_dict()
         h.update(json.dumps(d, sort_keys=True).encode())
     for name, tensor in sorted(tokenizer.state_dict().items()):
+        if skip is not None and name.startswith(skip):
+            continue
         t = tensor.detach().contiguous().cpu()
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
         # view as bytes: numpy cannot hold bfloat16, and the raw bytes are what identity means
@@ -47,8 +68,8 @@ def check_trained_on(model, tokenizer: nn.Module) -> None:
     expected = (model.config.tokenizer or {}).get("fingerprint")
     if expected is None:  # nothing recorded to compare (and nothing to hash)
         return
-    actual = tokenizer_fingerprint(tokenizer)
-    if expected != actual:
+    if not fingerprint_matches(tokenizer, expected):
+        actual = tokenizer_fingerprint(tokenizer)
         raise ValueError(
             f"tokenizer mismatch: the GPT was trained on tokenizer {expected[:12]}..., this one is {actual[:12]}... "
             "(same layout, other weights)"

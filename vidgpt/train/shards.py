@@ -12,7 +12,7 @@ from safetensors.torch import save
 from torch import nn
 from torch.utils.data import Dataset
 
-from vidgpt.train.fingerprint import tokenizer_fingerprint
+from vidgpt.train.fingerprint import fingerprint_matches, tokenizer_fingerprint
 
 FORMAT = "vidgpt-token-shards"
 VERSION = 1
@@ -107,8 +107,10 @@ class TokenShardDataset(Dataset):
         self.grid: tuple[int, int, int] = tuple(manifest["grid"])
         self.video_shape: tuple[int, int, int] = tuple(manifest["video_shape"])  # (frames, height, width)
         if tokenizer is not None:
-            expected = tokenizer if isinstance(tokenizer, str) else tokenizer_fingerprint(tokenizer)
-            if expected != self.fingerprint:
+            same = (tokenizer == self.fingerprint if isinstance(tokenizer, str)
+                    else fingerprint_matches(tokenizer, self.fingerprint))
+            if not same:
+                expected = tokenizer if isinstance(tokenizer, str) else tokenizer_fingerprint(tokenizer)
                 raise ValueError(
                     f"token shards in {self.directory} were made by tokenizer {self.fingerprint[:12]}..., "
                     f"not by the given tokenizer {expected[:12]}... (re-run pretokenize with this tokenizer)"

@@ -58,6 +58,7 @@ def train_tokenizer(
     resume: str | Path | None = None,
     trainer_kwargs: dict[str, Any] | None = None,
     trainer: L.Trainer | None = None,
+    init_from: VideoTokenizer | None = None,
 ) -> VideoTokenizer:
     """Train a tokenizer and export it to `out_dir/tokenizer` (config.json + model.safetensors).
 
@@ -68,10 +69,19 @@ def train_tokenizer(
     With `train_cfg.max_minutes` set, training also stops at that wall-clock budget.
     `trainer`: a ready Trainer (the CLI's, with its loggers and atomic checkpoints) instead of the one
     built here from `trainer_kwargs`.
+    `init_from`: a tokenizer whose weights start this run (a fine-tune: fresh optimizer and schedule); its
+    config must be `model_cfg`. Needed by `train_cfg.freeze_encoder` (a decoder-only fine-tune).
     """
     out_dir = Path(out_dir)
     train_cfg = train_cfg or TrainConfig()
+    if train_cfg.freeze_encoder and init_from is None and resume is None:
+        raise ValueError("recipe.freeze_encoder=true trains the decoder of an existing tokenizer: "
+                         "name it with init_from=<tokenizer folder>")
     module = TokenizerModule(model_cfg, train_cfg)
+    if init_from is not None:
+        if init_from.cfg.to_dict() != model_cfg.to_dict():
+            raise ValueError("init_from: the tokenizer's config differs from the run's model config")
+        module.tokenizer.load_state_dict(init_from.state_dict())
     ckpt_dir = out_dir / "checkpoints"
     ckpt_path = None
     if resume is not None:

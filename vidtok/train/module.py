@@ -47,6 +47,9 @@ class TrainConfig:
     disc_lr: float = 2e-4
     disc_channels: int = 32
     log_images_every: int = 1  # validation epochs between reconstruction image logs (0 = never)
+    # train the decoder only: the encoder and quantizer stay as loaded, so the codes (and every GPT and
+    # token shard made with them) stay valid while the videos drawn from them get better
+    freeze_encoder: bool = False
 
 
 class TokenizerModule(L.LightningModule):
@@ -63,11 +66,19 @@ class TokenizerModule(L.LightningModule):
         self.save_hyperparameters({"model_cfg": model_cfg.to_dict(), "train_cfg": asdict(train_cfg)})
         self.model_cfg, self.train_cfg = model_cfg, train_cfg
         self.tokenizer = VideoTokenizer(model_cfg)
+        for p in self._frozen().parameters():
+            p.requires_grad_(False)
         self.disc = PatchDiscriminator3D(train_cfg.disc_channels) if train_cfg.adversarial_weight > 0 else None
         self.automatic_optimization = False
         self.register_buffer("code_counts", torch.zeros(model_cfg.codebook_size, dtype=torch.long), persistent=False)
         self.elapsed_s = 0.0  # training wall clock so far, checkpointed so a resumed time schedule continues
         self._t_last: float | None = None
+
+    def _frozen(self) -> torch.nn.Module:
+        """The parts that make the codes, when `freeze_encoder` holds them fixed (else an empty module)."""
+        if not self.train_cfg.freeze_encoder:
+            return torch.nn.ModuleList()
+        return torch.nn.ModuleList([self.tokenizer.encoder, self.tokenizer.quantizer])
 
     # ----- schedule -----
     def lr_factor(self) -> float:
@@ -138,6 +149,7 @@ class TokenizerModule(L.LightningModule):
             g["lr"] = c.lr * factor
 
         video = self._video(batch)
+        self._frozen().eval()  # Lightning sets train mode each epoch; a VQ codebook must not move either
         # of the whole clip: a crop filled by the object still knows its background
         sal = spread_saliency(saliency(video), c.saliency_spread)
         if c.crop and c.crop < min(video.shape[-2:]):

@@ -1,0 +1,67 @@
+"""Put a decoder-fine-tuned tokenizer into a model folder (gpt/ + tokenizer/), in place.
+
+    vidtok-train experiment=tokenizer_decoder_finetune init_from=runs/gpt-shapes/tokenizer
+    python tools/replace_decoder.py --model runs/gpt-shapes --tokenizer runs/tokenizer-decoder-ft/tokenizer
+
+The new tokenizer must make the same codes as the model's own (same config, encoder and quantizer, so the
+same fingerprint): then the GPT needs no retraining, and only the drawing of its codes changes. The GPT's
+recorded fingerprint is rewritten in today's form; one recorded before the fingerprint left the decoder
+out hashed the old decoder too, and would no longer match.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from vidgpt.generator import MODEL_GPT, MODEL_TOKENIZER, VideoGenerator
+from vidgpt.model.config import VidGPTConfig
+from vidgpt.model.gpt import CONFIG_FILE
+from vidgpt.train.fingerprint import fingerprint_matches, tokenizer_fingerprint
+from vidtok.model import VideoTokenizer
+from vidtok.model.replace import replace_file, replacing_folder, temp_beside
+
+
+def replace_decoder(model: Path, tokenizer: Path) -> str:
+    """Swap `tokenizer` into `model`/tokenizer after checking it makes the same codes; returns its fingerprint."""
+    for path in (model / MODEL_GPT / CONFIG_FILE, model / MODEL_TOKENIZER / "config.json", tokenizer / "config.json"):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found: --model takes a model folder, --tokenizer a tokenizer folder")
+    old, new = VideoTokenizer.from_pretrained(model / MODEL_TOKENIZER), VideoTokenizer.from_pretrained(tokenizer)
+    fingerprint = tokenizer_fingerprint(new)
+    if fingerprint != tokenizer_fingerprint(old):
+        raise ValueError(f"{tokenizer} makes other codes than {model / MODEL_TOKENIZER} (config, encoder or quantizer "
+                         "differ): only a decoder fine-tune (recipe.freeze_encoder=true) can be swapped in")
+    config_path = model / MODEL_GPT / CONFIG_FILE
+    config = VidGPTConfig.load(config_path)
+    ident = dict(config.tokenizer or {})
+    recorded = ident.get("fingerprint")
+    if recorded is not None and not fingerprint_matches(old, recorded):
+        raise ValueError(f"{config_path} names another tokenizer than {model / MODEL_TOKENIZER}: the folder is not a pair")
+    with replacing_folder(model / MODEL_TOKENIZER, marker="config.json") as tmp:
+        shutil.copytree(tokenizer, tmp, dirs_exist_ok=True)
+    if recorded is not None and recorded != fingerprint:
+        config.tokenizer = {**ident, "fingerprint": fingerprint}
+        tmp = temp_beside(config_path)
+        config.save(tmp)
+        replace_file(tmp, config_path)
+    VideoGenerator.from_pretrained(model)  # the pair loads and matches
+    return fingerprint
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="a model folder (gpt/ + tokenizer/), changed in place")
+    parser.add_argument("--tokenizer", required=True, help="a decoder fine-tune of the model's tokenizer")
+    args = parser.parse_args(argv)
+    try:
+        fingerprint = replace_decoder(Path(args.model), Path(args.tokenizer))
+    except (FileNotFoundError, ValueError) as err:
+        parser.error(str(err))
+    print(f"{args.model}: tokenizer replaced by {args.tokenizer} (same codes, fingerprint {fingerprint[:12]}...)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
