@@ -22,14 +22,12 @@ def train(cfg: DictConfig) -> Path | float:
     L.seed_everything(cfg.seed, workers=True)
     model_cfg = TokenizerConfig.from_dict(OmegaConf.to_container(cfg.tokenizer, resolve=True), source="tokenizer")
     start = None
-    if cfg.init_from is not None and ckpt is None:  # a resumed fine-tune continues from its checkpoint
+    if cfg.init_from is not None:  # the architecture is the starting tokenizer's: tokenizer.* is not used
         folder = Path(cfg.init_from).expanduser()
         if not (folder / "config.json").is_file():
             raise FileNotFoundError(f"init_from={cfg.init_from}: not a tokenizer folder (no config.json)")
-        start = VideoTokenizer.from_pretrained(folder)
-        model_cfg = start.cfg  # the architecture is the starting tokenizer's: tokenizer.* is not used
-    elif cfg.init_from is not None:
-        model_cfg = TokenizerConfig.load(Path(cfg.init_from).expanduser() / "config.json")
+        model_cfg = TokenizerConfig.load(folder / "config.json")
+        start = None if ckpt else VideoTokenizer.from_pretrained(folder)  # a resumed fine-tune has its checkpoint
     recipe = OmegaConf.to_container(cfg.recipe, resolve=True)
     train_tokenizer(
         model_cfg,
