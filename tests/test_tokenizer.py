@@ -196,3 +196,67 @@ def test_bad_inputs_give_clear_errors() -> None:
         TokenizerConfig(quantizer="lfq", codebook_size=1000)
     with pytest.raises(ValueError, match=r"pixel_channels=\[8, 8, 8\]: at most 2 entries"):
         TokenizerConfig(pixel_channels=[8, 8, 8])
+
+
+def test_fsq_entropy_loss_spreads_a_collapsed_codebook() -> None:
+    """The loss is ~0 when every token has the same code, near -log(K) when codes are uniform, and
+    descending it from latents that all round to one code spreads them over most of the codebook."""
+    from vector_quantize_pytorch import FSQ
+
+    from vidtok.model.quantizer import fsq_entropy_loss
+
+    levels = [8, 5, 5]
+    fsq, k = FSQ(levels=levels), 200
+    assert fsq_entropy_loss(torch.zeros(512, 3), levels).abs() < 0.5  # one code: no batch entropy
+    torch.manual_seed(0)
+    z = (torch.rand(4096, 3) * 0.1 - 0.05).requires_grad_()
+    assert fsq(z[None])[1].unique().numel() == 1
+    opt = torch.optim.Adam([z], 0.05)
+    for _ in range(150):
+        loss = fsq_entropy_loss(z, levels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    used = fsq(z.detach()[None])[1].unique().numel()
+    assert used > 0.8 * k, f"{used} of {k} codes"
+    assert loss < -0.8 * torch.log(torch.tensor(float(k)))  # -4.70 measured; uniform codes: -log 200 = -5.30
+
+
+def test_fsq_saturation_loss_pulls_latents_out_of_the_tanh_tail() -> None:
+    """Both inputs put every token on the lowest code; only the one deep in the tanh pays, and its
+    gradient points back towards the region where FSQ's tanh still passes gradients."""
+    from vector_quantize_pytorch import FSQ
+
+    from vidtok.model.quantizer import fsq_saturation_loss
+
+    levels = [8, 5, 5]
+    fsq = FSQ(levels=levels)
+    deep, edge = torch.full((512, 3), -3.0, requires_grad=True), torch.full((512, 3), -1.6)
+    assert fsq(deep[None])[1].unique().tolist() == fsq(edge[None])[1].unique().tolist() == [0]
+    assert fsq_saturation_loss(edge, levels) == 0
+    loss = fsq_saturation_loss(deep, levels)
+    assert loss > 2.0  # ~(3 - 2)^2 per dimension
+    loss.backward()
+    assert (deep.grad < 0).all()
+
+
+@pytest.mark.parametrize("weights", [dict(fsq_entropy_weight=0.1), dict(fsq_saturation_weight=10.0)])
+def test_fsq_losses_set_the_training_aux_loss(weights: dict) -> None:
+    x = video() * 20  # large enough to reach the tanh tail through the untrained encoder
+    assert tiny().train()(x)[2] == 0  # both off by default
+    m = tiny(**weights)
+    assert m.train()(x)[2] != 0
+    assert m.eval()(x)[2] == 0  # training losses only
+
+
+def test_config_saved_before_fsq_entropy_loads_without_it(tmp_path) -> None:
+    """Tokenizers saved before `fsq_entropy_weight` existed load with it off and keep their fingerprint."""
+    m = tiny()
+    m.save_pretrained(tmp_path)
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    del cfg["fsq_entropy_weight"], cfg["fsq_saturation_weight"]
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    m2 = VideoTokenizer.from_pretrained(tmp_path)
+    assert m2.cfg.fsq_entropy_weight == m2.cfg.fsq_saturation_weight == 0.0
+    assert m2.cfg.identity_dict() == TokenizerConfig.from_dict(cfg).identity_dict()
+    assert not {"fsq_entropy_weight", "fsq_saturation_weight"} & set(m2.cfg.identity_dict())

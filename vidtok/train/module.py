@@ -41,7 +41,7 @@ class TrainConfig:
     saliency_spread: int = 3  # px: the weight reaches this far around an object (see losses.spread_saliency)
     crop: int | None = 32  # train on salient crops of this side (see augment.crop_positions); None = full frames
     crop_uniform: float = 0.25  # share of crops placed uniformly instead of by saliency
-    quantizer_weight: float = 1.0  # VQ commitment / LFQ entropy losses
+    quantizer_weight: float = 1.0  # VQ commitment / LFQ and FSQ entropy losses
     adversarial_weight: float = 0.0  # > 0 turns on the 3D patch discriminator
     adversarial_start: int = 2000  # generator steps before the adversarial term is switched on
     disc_lr: float = 2e-4
