@@ -81,6 +81,7 @@ class Quantizer(nn.Module):
         if self.kind == "fsq":
             self.dim = len(cfg.fsq_levels)
             self.impl = FSQ(levels=list(cfg.fsq_levels))
+            self.levels = list(cfg.fsq_levels)  # a Python list: reading FSQ's buffer would sync a GPU each step
             self.entropy_weight, self.saturation_weight = cfg.fsq_entropy_weight, cfg.fsq_saturation_weight
         elif self.kind == "vq":
             self.dim = cfg.latent_dim
@@ -126,11 +127,11 @@ class Quantizer(nn.Module):
                 q, idx = self.impl(x)
                 aux = x.new_zeros(())
                 if self.training:
-                    tokens, levels = x.flatten(0, 1), self.impl._levels.tolist()
+                    tokens = x.flatten(0, 1)
                     if self.entropy_weight > 0:
-                        aux = aux + self.entropy_weight * fsq_entropy_loss(tokens, levels)
+                        aux = aux + self.entropy_weight * fsq_entropy_loss(tokens, self.levels)
                     if self.saturation_weight > 0:
-                        aux = aux + self.saturation_weight * fsq_saturation_loss(tokens, levels)
+                        aux = aux + self.saturation_weight * fsq_saturation_loss(tokens, self.levels)
             elif self.kind == "vq":
                 self._sync_ddp()
                 q, idx, aux = self.impl(x)
