@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from vidgpt.decode.plan import training_mask
+from vidgpt.decode import decode
+from vidgpt.decode.plan import build_plan, training_mask, training_view
 from vidgpt.decode.schedules import diagonal_schedule, raster_schedule, step_of
 from vidgpt.model import PromptTokenizer, VidGPT
 from vidgpt.train.batches import GPTCollate
@@ -38,23 +39,75 @@ def _items(n: int = 8) -> list[dict]:
 def test_raster_mask_gives_the_default_causal_loss(prompt):
     module = GPTModule(_model(prompt)).eval()
     batch = GPTCollate(prompt, PROMPT_LEN)(_items(4))
-    raster = training_mask(raster_schedule(*GRID), GRID, PROMPT_LEN)
+    raster = training_view(raster_schedule(*GRID), GRID, PROMPT_LEN)
+    assert raster.targets.numel() == 0  # raster order never needs a stand-in
     with torch.no_grad():
         default, acc = module.loss_and_accuracy(batch["prompt_ids"], batch["codes"])
-        masked, acc_masked = module.loss_and_accuracy(batch["prompt_ids"], batch["codes"], attention_mask=raster)
+        masked, acc_masked = module.loss_and_accuracy(batch["prompt_ids"], batch["codes"], view=raster)
         diagonal, _ = module.loss_and_accuracy(batch["prompt_ids"], batch["codes"],
-                                               attention_mask=module.diagonal_mask())
+                                               view=module.diagonal_view())
     # transformers takes our 4D bool mask as given: the raster mask reproduces its own causal mask
     assert masked.item() == pytest.approx(default.item(), abs=1e-5) and acc_masked == acc
     assert abs(diagonal.item() - default.item()) > 1e-4  # the diagonal mask does hide something
 
 
+@pytest.mark.parametrize("window,overlap", [(1, True), (2, True), (1, False)])
+def test_training_view_predicts_what_diagonal_decoding_predicts(prompt, window, overlap):
+    # greedy decoding picks each code as the argmax of the engine's logits: teacher-forced on those codes,
+    # the view must give the same argmax at every position, stand-in row starts included
+    model = _model(prompt).double().eval()
+    module = GPTModule(model, diagonal_window=window, diagonal_frame_overlap=overlap).eval()
+    schedule = diagonal_schedule(*GRID, window=window, frame_overlap=overlap)
+    prompts = model.encode_prompts([c.caption for c in split_combinations("train")[:3]])
+    codes = decode(model, prompts, schedule, temperature=0)
+    view = module.diagonal_view()
+    assert view.targets.numel() > 0  # rows start before the previous one ends: there are stand-ins
+    n = codes[0].numel()
+    with torch.no_grad():
+        ids = model.input_ids(prompts, codes.flatten(1)[:, :-1])
+        logits = model.sequence_logits(torch.cat([ids, ids[:, view.sources]], 1), view.mask, view.positions)
+        logits = logits[:, PROMPT_LEN:]
+        exact = logits[:, :n].index_copy(1, view.targets, logits[:, n:])
+        mask_only = logits[:, :n]  # each query fed its real previous code, as training_mask alone does
+    assert torch.equal(exact.argmax(-1), codes.flatten(1))
+    assert not torch.equal(mask_only[:, view.targets].argmax(-1), codes.flatten(1)[:, view.targets])
+    # and loss_and_accuracy uses exactly these logits
+    _, accuracy = module.loss_and_accuracy(prompts, codes, view=view)
+    assert accuracy.item() == 1.0
+
+
+def test_training_view_extra_queries_sit_at_their_slot_and_see_its_visible_set():
+    grid, L = (2, 3, 4), 5
+    schedule = diagonal_schedule(*grid, window=1)
+    view = training_view(schedule, grid, L)
+    base = training_view(raster_schedule(*grid), grid, L).mask  # causal
+    size = L + 24
+    plan = {p: (step.slots[r], step.sources[r]) for step in build_plan(schedule, grid, L)
+            for p, r in zip(step.produce, step.rows)}
+    standins = sorted(p for p, (slot, src) in plan.items() if slot != src)
+    causal_view, step = training_mask(schedule, grid, L), step_of(schedule, 24)
+    assert view.targets.tolist() == standins and view.mask.shape == (size + len(standins),) * 2
+    for e, p in enumerate(standins):
+        slot, src = plan[p]
+        assert view.positions[size + e] == slot == L + p and view.sources[e] == src
+        row = view.mask[size + e]
+        assert not row[slot] and row[size + e] and row[size:].sum() == 1  # itself instead of its slot
+        assert torch.equal(row[:slot], causal_view[slot, :slot]) and not row[slot + 1: size].any()
+        # its slot holds the real code as decoding writes it once ready: seeing every code made up to then
+        seen = view.mask[slot, L + 1: slot]
+        assert torch.equal(seen, torch.tensor([step[c] <= step[p - 1] for c in range(p - 1)]))
+        assert seen.sum() > causal_view[slot, L + 1: slot].sum()  # more than code p's query saw
+    assert not view.mask[:size, size:].any()  # no real query sees an extra one
+    assert torch.equal(view.mask[:size, :size] | base[:size, :size], base[:size, :size])  # never beyond causal
+
+
 @pytest.mark.parametrize("window,overlap", [(1, True), (2, False)])
 def test_diagonal_mask_hides_codes_made_in_the_same_or_a_later_step(prompt, window, overlap):
-    module = GPTModule(_model(prompt), diagonal_window=window, diagonal_frame_overlap=overlap).eval()
-    mask = module.diagonal_mask()
+    module = GPTModule(_model(prompt)).eval()
     n = GRID[0] * GRID[1] * GRID[2]
-    step = step_of(diagonal_schedule(*GRID, window=window, frame_overlap=overlap), n)
+    schedule = diagonal_schedule(*GRID, window=window, frame_overlap=overlap)
+    mask = training_mask(schedule, GRID, PROMPT_LEN)  # what each query sees (training_view adds the stand-ins)
+    step = step_of(schedule, n)
     batch = GPTCollate(prompt, PROMPT_LEN)(_items(2))
     codes = batch["codes"].flatten(1)
     q = 2  # row 0, column 2: made in the same step as, or after, the start of the next rows
@@ -83,11 +136,10 @@ class _Recorder(GPTModule):
         super().__init__(*args, **kwargs)
         self.masks: list[str] = []
 
-    def loss_and_accuracy(self, prompt_ids, codes, context_noise=0.0, attention_mask=None):
+    def loss_and_accuracy(self, prompt_ids, codes, context_noise=0.0, view=None):
         if self.training:
-            self.masks.append("causal" if attention_mask is None else
-                              "diagonal" if torch.equal(attention_mask, self.diagonal_mask()) else "other")
-        return super().loss_and_accuracy(prompt_ids, codes, context_noise, attention_mask)
+            self.masks.append("causal" if view is None else "diagonal" if view is self.diagonal_view() else "other")
+        return super().loss_and_accuracy(prompt_ids, codes, context_noise, view)
 
 
 @pytest.mark.parametrize("prob,expected", [(0.0, {"causal"}), (1.0, {"diagonal"}), (0.5, {"causal", "diagonal"})])

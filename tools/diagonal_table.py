@@ -180,6 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads while timing")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--settings", default="",
+                        help="comma-separated subset, e.g. 'raster,w=1,w=2,w=1 no-overlap' ('' = all; raster always runs)")
     args = parser.parse_args(argv)
     if args.clips < 1 or args.repeats < 1:
         parser.error(f"--clips and --repeats must be >= 1, got {args.clips} and {args.repeats}")
@@ -192,6 +194,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(e))
     sampling = {"cfg_scale": args.cfg_scale, "top_k": args.top_k, "temperature": args.temperature}
     chosen = settings()
+    if args.settings.strip():
+        wanted = {"raster"} | {w.strip().removeprefix("diagonal ") for w in args.settings.split(",") if w.strip()}
+        known = {label(c).removeprefix("diagonal ") for c in chosen}
+        if wanted - known:
+            parser.error(f"unknown --settings {sorted(wanted - known)}; choose from {sorted(known)}")
+        chosen = [c for c in chosen if label(c).removeprefix("diagonal ") in wanted]
     before = torch.get_num_threads()
     rows: list[dict] = []
     start = time.perf_counter()

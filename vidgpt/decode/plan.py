@@ -156,3 +156,47 @@ def training_mask(schedule: Sequence[Sequence[int]], grid: tuple[int, int, int],
     key_step = torch.cat([torch.full((L + 1,), -2), k[:-1]])  # step of the code each key slot holds
     seen = key_step[None, :] < q_step[:, None]
     return causal & (seen | torch.eye(size, dtype=torch.bool))
+
+
+@dataclass(frozen=True)
+class TrainingView:
+    """What each code's query sees when decoding with a schedule, stand-ins included, as one teacher-forced
+    pass over [prompt | BOV | codes[:-1] | E extra queries] (S + E tokens, S = L + t*h*w).
+
+    `training_mask` alone feeds every query its real previous code, but decoding feeds the first code of
+    a row a stand-in (plan.py): the real previous code is not ready yet. Feeding the stand-in at that
+    slot would also show it to every later query, which at decoding time sees the real code there. So
+    each such query gets an extra token instead: fed the stand-in (`sources`), at its own slot's position
+    (`positions`), seeing what its slot's query sees but with itself in place of that slot. Its logits
+    replace the slot's for code `targets`. The slot itself then holds what decoding writes there once the
+    real code is ready (the context entry): the real code, seeing every code made up to that step."""
+
+    mask: torch.Tensor  # bool (S + E, S + E), True = may attend
+    sources: torch.Tensor  # (E,) sequence index of the token each extra query is fed
+    positions: torch.Tensor  # (S + E,) position ids: 0..S-1, then each extra query's slot
+    targets: torch.Tensor  # (E,) code index each extra query predicts
+
+    def to(self, device: torch.device | str) -> "TrainingView":
+        return TrainingView(*(x.to(device) for x in (self.mask, self.sources, self.positions, self.targets)))
+
+
+def training_view(schedule: Sequence[Sequence[int]], grid: tuple[int, int, int], prompt_length: int) -> TrainingView:
+    """The `TrainingView` of decoding `grid` with `schedule` (stand-ins replaced, as `decode` does by default)."""
+    L = prompt_length
+    base = training_mask(schedule, grid, L)
+    extras = [(p, step.sources[row]) for step in build_plan(schedule, grid, L)
+              for p, row in zip(step.produce, step.rows) if step.sources[row] != step.slots[row]]
+    size, e = base.shape[0], len(extras)
+    mask = torch.zeros(size + e, size + e, dtype=torch.bool)
+    mask[:size, :size] = base
+    targets = torch.tensor([p for p, _ in extras], dtype=torch.long)
+    slots = L + targets  # the slot whose input code p's query is fed (slot of code p - 1)
+    if e:
+        mask[size:, :size] = base[slots]
+        mask[size + torch.arange(e), slots] = False  # the stand-in, not the real code, sits at its own slot
+        mask[size:, size:] = torch.eye(e, dtype=torch.bool)
+        step = torch.tensor(step_of(schedule, size - L), dtype=torch.long)
+        for p in targets.tolist():  # the context entry of code p - 1, written in the step after it is made
+            mask[L + p, L + 1: L + p] = step[: p - 1] <= step[p - 1]
+    sources = torch.tensor([src for _, src in extras], dtype=torch.long)
+    return TrainingView(mask, sources, torch.cat([torch.arange(size), slots]), targets)

@@ -125,10 +125,12 @@ class VidGPT(nn.Module):
         """The output-head rows of the codebook tokens: (codebook_size, hidden)."""
         return self.llama.lm_head.weight[self.config.code_offset:]
 
-    def sequence_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def sequence_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                        position_ids: torch.Tensor | None = None) -> torch.Tensor:
         """Code logits (B, S, K) at every position of a token sequence starting at position 0.
 
         `attention_mask`: optional bool (S, S) or (B, S, S), True = may attend; None = causal.
+        `position_ids`: optional (S,) or (B, S) RoPE positions; None = 0..S-1.
         """
         if attention_mask is not None:
             s = input_ids.shape[1]
@@ -138,7 +140,10 @@ class VidGPT(nn.Module):
                 )
             attention_mask = attention_mask.to(device=input_ids.device, dtype=torch.bool)
             attention_mask = attention_mask.reshape(-1, 1, s, s)
-        hidden = self.llama.model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+        if position_ids is not None:
+            position_ids = position_ids.to(input_ids.device).expand(input_ids.shape[0], -1)
+        hidden = self.llama.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                                  use_cache=False).last_hidden_state
         return F.linear(hidden, self.code_head())
 
     def forward(self, prompt_ids: torch.Tensor, codes: torch.Tensor,

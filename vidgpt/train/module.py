@@ -6,8 +6,10 @@ codes. AdamW with per-step warm-up + cosine; gradient clipping and precision com
 
 Diagonal visibility (`diagonal_mask_prob` > 0): a diagonal schedule makes a code without seeing the codes
 produced in the same step, although they precede it in raster order; a model trained only causally has never
-met that context. That share of batches is trained with `vidgpt.decode.plan.training_mask` of the diagonal
-schedule (`diagonal_window`, `diagonal_frame_overlap`), the rest causally, so the model stays a raster model too.
+met that context, nor the stand-in decoding feeds the first code of a row in place of its unready predecessor.
+That share of batches is trained with `vidgpt.decode.plan.training_view` of the diagonal schedule
+(`diagonal_window`, `diagonal_frame_overlap`): exactly what each code's query sees at decoding time, stand-ins
+included. The rest train causally, so the model stays a raster model too.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import torch.nn.functional as F
 from tokenizers import Tokenizer
 from torch import nn
 
-from vidgpt.decode.plan import training_mask
+from vidgpt.decode.plan import TrainingView, training_view
 from vidgpt.decode.schedules import diagonal_schedule
 from vidgpt.model import PromptTokenizer, VidGPT, VidGPTConfig, corrupt_codes
 from vidgpt.train.batches import drop_prompts, encode_frozen
@@ -83,7 +85,7 @@ class GPTModule(L.LightningModule):
         self._frozen = (tokenizer,) if tokenizer is not None else ()
         self._last_step_time: float | None = None
         self.train_seconds = 0.0  # training wall clock so far (steps only, not validation), checkpointed
-        self._diagonal_mask: torch.Tensor | None = None
+        self._diagonal_view: TrainingView | None = None
 
     @property
     def tokenizer(self) -> nn.Module | None:
@@ -101,24 +103,31 @@ class GPTModule(L.LightningModule):
             tok.to(self.device)
         return encode_frozen(tok, batch["video"])
 
-    def diagonal_mask(self) -> torch.Tensor:
-        """Bool (S, S) training visibility of the configured diagonal schedule, built once per device."""
-        if self._diagonal_mask is None or self._diagonal_mask.device != self.device:
+    def diagonal_view(self) -> TrainingView:
+        """What decoding with the configured diagonal schedule shows each query, built once per device."""
+        if self._diagonal_view is None or self._diagonal_view.mask.device != self.device:
             cfg, hp = self.model.config, self.hparams
             schedule = diagonal_schedule(*cfg.grid, window=hp.diagonal_window, frame_overlap=hp.diagonal_frame_overlap)
-            self._diagonal_mask = training_mask(schedule, cfg.grid, cfg.prompt_length).to(self.device)
-        return self._diagonal_mask
+            self._diagonal_view = training_view(schedule, cfg.grid, cfg.prompt_length).to(self.device)
+        return self._diagonal_view
 
     def loss_and_accuracy(
         self, prompt_ids: torch.Tensor, codes: torch.Tensor, context_noise: float = 0.0,
-        attention_mask: torch.Tensor | None = None,
+        view: TrainingView | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Cross-entropy and top-1 accuracy of the next code, with `context_noise` on the inputs only.
-        `attention_mask`: bool (S, S) visibility (None = causal), e.g. `diagonal_mask()`."""
+        `view`: what each query sees (None = causal), e.g. `diagonal_view()`."""
         targets = self.model.flat_codes(codes)
         inputs = corrupt_codes(targets, context_noise, self.model.config.codebook_size)
         # logits j see inputs < j at most, so targets never leak in
-        logits = self.model(prompt_ids, inputs, attention_mask=attention_mask)
+        if view is None:
+            logits = self.model(prompt_ids, inputs)
+        else:
+            ids = self.model.input_ids(prompt_ids, inputs[:, :-1])
+            ids = torch.cat([ids, ids[:, view.sources]], dim=1)
+            logits = self.model.sequence_logits(ids, view.mask, view.positions)[:, self.model.config.prompt_length:]
+            n = targets.shape[1]
+            logits = logits[:, :n].index_copy(1, view.targets, logits[:, n:])  # stand-in queries replace theirs
         loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
         accuracy = (logits.detach().argmax(-1) == targets).float().mean()
         return loss, accuracy
@@ -128,7 +137,7 @@ class GPTModule(L.LightningModule):
         prompt_ids = drop_prompts(batch["prompt_ids"], self.hparams.prompt_dropout, self.model.config.pad_id)
         diagonal = self.hparams.diagonal_mask_prob > 0 and bool(torch.rand(()) < self.hparams.diagonal_mask_prob)
         loss, accuracy = self.loss_and_accuracy(prompt_ids, codes, self.hparams.context_noise,
-                                                self.diagonal_mask() if diagonal else None)
+                                                self.diagonal_view() if diagonal else None)
         check_finite_loss(loss.detach(), "training loss", self.global_step, self.trainer.strategy,
                           f" (epoch {self.current_epoch}, batch {batch_idx})")
         b = codes.shape[0]
@@ -157,7 +166,7 @@ class GPTModule(L.LightningModule):
         self.log("val/loss", loss, prog_bar=True, sync_dist=True, batch_size=b)
         self.log("val/acc", accuracy, sync_dist=True, batch_size=b)
         if self.hparams.diagonal_mask_prob > 0:  # the gap to causal is what diagonal training is meant to close
-            loss, accuracy = self.loss_and_accuracy(batch["prompt_ids"], codes, attention_mask=self.diagonal_mask())
+            loss, accuracy = self.loss_and_accuracy(batch["prompt_ids"], codes, view=self.diagonal_view())
             self.log("val/loss_diagonal", loss, sync_dist=True, batch_size=b)
             self.log("val/acc_diagonal", accuracy, sync_dist=True, batch_size=b)
 
