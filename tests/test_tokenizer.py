@@ -243,7 +243,8 @@ def test_fsq_saturation_loss_pulls_latents_out_of_the_tanh_tail() -> None:
 @pytest.mark.parametrize("weights", [dict(fsq_entropy_weight=0.1), dict(fsq_saturation_weight=10.0)])
 def test_fsq_losses_set_the_training_aux_loss(weights: dict) -> None:
     x = video() * 20  # large enough to reach the tanh tail through the untrained encoder
-    assert tiny().train()(x)[2] == 0  # both off by default
+    assert tiny(fsq_saturation_weight=0.0).train()(x)[2] == 0  # the entropy loss is off by default
+    assert tiny().train()(x)[2] != 0  # the guard is on
     m = tiny(**weights)
     assert m.train()(x)[2] != 0
     assert m.eval()(x)[2] == 0  # training losses only

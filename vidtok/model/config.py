@@ -82,9 +82,10 @@ class TokenizerConfig:
     vq_commitment_weight: float = 0.25
     lfq_entropy_weight: float = 0.1
     # training-only FSQ losses (vidtok.model.quantizer): LFQ-style entropy (spreads the codes; 0.004 gave
-    # 100% usage but -1.3 dB on Shapes) and a guard against dimensions stuck deep in FSQ's tanh
+    # 100% usage but -1.3 dB on Shapes) and a guard against dimensions stuck deep in FSQ's tanh (0.01, on by
+    # default: Shapes usage 39% -> 84% and 34.7 -> 35.3 dB in the same hour, README)
     fsq_entropy_weight: float = 0.0
-    fsq_saturation_weight: float = 0.0
+    fsq_saturation_weight: float = 0.01
 
     def __post_init__(self) -> None:
         if self.quantizer not in QUANTIZERS:
