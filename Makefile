@@ -43,8 +43,9 @@ train-demo: $(STAMP)
 shipped-model: $(STAMP)
 	$(VENV)/bin/vidtok-train experiment=tokenizer_shapes
 	$(VENV)/bin/vidgpt-train experiment=gpt_shapes
-	$(VENV)/bin/vidgpt-evaluate model=runs/gpt-shapes schedules=[raster,diagonal] out_dir=runs/gpt-shapes/eval
-	$(PY) tools/ship_model.py --run runs/gpt-shapes --eval runs/gpt-shapes/eval/report.json
+	$(VENV)/bin/vidgpt-train experiment=gpt_diagonal_finetune init_from=runs/gpt-shapes hydra.run.dir=runs/gpt-shapes-diagonal
+	$(VENV)/bin/vidgpt-evaluate model=runs/gpt-shapes-diagonal schedules=[raster,diagonal] out_dir=runs/gpt-shapes-diagonal/eval
+	$(PY) tools/ship_model.py --run runs/gpt-shapes-diagonal --eval runs/gpt-shapes-diagonal/eval/report.json
 
 clean:
 	rm -rf $(VENV) outputs multirun
