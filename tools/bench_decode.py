@@ -1,4 +1,5 @@
-"""Decoding speed: our static-cache raster loop vs `transformers` generate(), and diagonal schedules.
+"""Decoding speed: our static-cache raster loop vs `transformers` generate(), and diagonal schedules;
+with the matmul ceiling that bounds a diagonal speedup on a CPU (`ceiling_rows`).
 
 CPU demo-size VidGPT (~6M parameters, codebook 1000) with random weights (speed does not depend on
 training), batch 1, top-k 100 sampling. Every figure of one table comes from the same process, and
@@ -15,7 +16,7 @@ from collections.abc import Callable
 
 import torch
 
-from vidgpt.decode import decode, make_schedule
+from vidgpt.decode import StaticForward, decode, make_schedule
 from vidgpt.model import PromptTokenizer, VidGPT
 
 PROMPT = "a large blue triangle moves right slowly"
@@ -102,6 +103,41 @@ def thread_rows(grid: tuple[int, int, int] = (5, 8, 8), repeats: int = 1) -> lis
     return rows
 
 
+def ceiling_rows(grid: tuple[int, int, int] = (5, 16, 16), window: int = 1, repeats: int = 20) -> list[dict]:
+    """Why a diagonal speedup has a ceiling on a CPU: one decoding step's matmuls (the demo model's, as
+    StaticForward runs them), timed for the rows a raster step feeds (2: the prompt row and its CFG null
+    row) and for the mean rows of a diagonal step. Both schedules do the same FLOPs per token; a raster step
+    streams every weight for 2 rows (memory-bound), a diagonal one reuses it for ~28 (compute-bound, near
+    the core's peak), so the raster/diagonal time per token bounds the wall-clock speedup of these matmuls,
+    about half of a step's time (attention, the other large part, has the same FLOPs in both too)."""
+    gpt = demo_model(grid)
+    forward = StaticForward(gpt)
+    weights = [w for layer in forward.layers for w in (layer.qkv, layer.out, layer.gate_up, layer.down)]
+    weights.append(forward.head)
+    steps = len(make_schedule("diagonal", *grid, window=window))
+    diagonal_rows = round(2 * gpt.config.num_codes / steps)
+    flops_per_row = 2 * sum(w.numel() for w in weights)
+    inputs = {m: [torch.randn(m, w.shape[0]) for w in weights] for m in (2, diagonal_rows)}
+
+    def step(m: int) -> Callable[[], None]:
+        return lambda: [torch.mm(x, w) for x, w in zip(inputs[m], weights)]
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        best = best_times({m: step(m) for m in inputs}, repeats)
+    finally:
+        torch.set_num_threads(before)
+    per_token = {m: best[m] / (m / 2) for m in best}
+    rows = []
+    for m, name in ((2, "raster step"), (diagonal_rows, f"diagonal w={window} step (mean)")):
+        rows.append(dict(bench="decode matmul ceiling", grid="x".join(map(str, grid)), method=f"{name}, CFG",
+                         rows=m, gflop_per_s=round(m * flops_per_row / best[m] / 1e9, 1),
+                         us_per_token=round(1e6 * per_token[m], 1),
+                         ceiling_speedup=round(per_token[2] / per_token[m], 2)))
+    return rows
+
+
 def run(quick: bool = False, threads: int | None = 1, repeats: int | None = None,
         grids: tuple[tuple[int, int, int], ...] = GRIDS, threads_table: bool = False) -> list[dict]:
     """Rows: raster ours vs HF generate() (first grid), then diagonal windows 1/2/4 with and without
@@ -118,6 +154,7 @@ def run(quick: bool = False, threads: int | None = 1, repeats: int | None = None
             rows += _grid_rows(grid, repeats, with_hf=gi == 0, threads=threads)
         if threads_table:
             rows += thread_rows()
+        rows += ceiling_rows()
     finally:
         torch.set_num_threads(before)
     return rows
