@@ -30,7 +30,7 @@ Made on 2 CPU cores with the default recipes, seed 0:
 
     vidtok-train experiment=tokenizer_shapes     # stage 1: 60 minutes
     vidgpt-train experiment=gpt_shapes           # stage 2: 2 hours
-    vidgpt-train experiment=gpt_diagonal_finetune init_from=runs/gpt-shapes hydra.run.dir=runs/gpt-shapes-diagonal  # 75 minutes
+    vidgpt-train experiment=gpt_diagonal_finetune init_from=runs/gpt-shapes hydra.run.dir=runs/gpt-shapes-diagonal  # 115 minutes
     vidgpt-evaluate model=runs/gpt-shapes-diagonal schedules=[raster,diagonal] out_dir=runs/gpt-shapes-diagonal/eval
     python tools/ship_model.py --run runs/gpt-shapes-diagonal --eval runs/gpt-shapes-diagonal/eval/report.json
 
