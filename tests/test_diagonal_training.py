@@ -62,15 +62,15 @@ def test_training_view_predicts_what_diagonal_decoding_predicts(prompt, window, 
     codes = decode(model, prompts, schedule, temperature=0)
     view = module.diagonal_view()
     assert view.targets.numel() > 0  # rows start before the previous one ends: there are stand-ins
-    n = codes[0].numel()
+    size = view.mask.shape[0] - view.targets.numel()
     with torch.no_grad():
-        ids = model.input_ids(prompts, codes.flatten(1)[:, :-1])
-        logits = model.sequence_logits(torch.cat([ids, ids[:, view.sources]], 1), view.mask, view.positions)
-        logits = logits[:, PROMPT_LEN:]
-        exact = logits[:, :n].index_copy(1, view.targets, logits[:, n:])
-        mask_only = logits[:, :n]  # each query fed its real previous code, as training_mask alone does
+        exact = model(prompts, codes, view=view)
+        # each query fed its real previous code, as training_mask alone does: the view without its extra queries
+        mask_only = model(prompts, codes, attention_mask=view.mask[:size, :size])
     assert torch.equal(exact.argmax(-1), codes.flatten(1))
     assert not torch.equal(mask_only[:, view.targets].argmax(-1), codes.flatten(1)[:, view.targets])
+    with pytest.raises(ValueError, match="not both"):
+        model(prompts, codes, attention_mask=view.mask[:size, :size], view=view)
     # and loss_and_accuracy uses exactly these logits
     _, accuracy = module.loss_and_accuracy(prompts, codes, view=view)
     assert accuracy.item() == 1.0

@@ -9,7 +9,7 @@ is never asked to emit text, BOV or PAD.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -23,6 +23,9 @@ from .config import Backbone, VidGPTConfig
 from .identity import check_tokenizer_identity
 from .presets import preset as preset_fields
 from .prompt import PromptTokenizer
+
+if TYPE_CHECKING:  # decode imports the model, not the other way round
+    from vidgpt.decode.plan import TrainingView
 
 CONFIG_FILE = "vidgpt.json"
 PROMPT_FILE = "prompt_tokenizer.json"
@@ -146,16 +149,25 @@ class VidGPT(nn.Module):
                                   use_cache=False).last_hidden_state
         return F.linear(hidden, self.code_head())
 
-    def forward(self, prompt_ids: torch.Tensor, codes: torch.Tensor,
-                attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, prompt_ids: torch.Tensor, codes: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                view: TrainingView | None = None) -> torch.Tensor:
         """Teacher-forced logits (B, n, K): entry j predicts code j from the prompt and codes < j.
 
-        `attention_mask` (optional, bool (S, S), S = L + n): training-time visibility, e.g. from
-        `vidgpt.decode.plan.training_mask` to train for a diagonal schedule.
+        `attention_mask` (optional, bool (S, S), S = L + n): training-time visibility.
+        `view` (optional, instead): `vidgpt.decode.plan.training_view` of a diagonal schedule, exactly what
+        decoding shows each code, stand-ins included: the queries fed a stand-in run as extra positions
+        and their logits replace those of the codes they predict.
         """
         codes = self.flat_codes(codes)
         ids = self.input_ids(prompt_ids, codes[:, :-1])  # the last code is only ever a target
-        return self.sequence_logits(ids, attention_mask)[:, self.config.prompt_length:]
+        L = self.config.prompt_length
+        if view is None:
+            return self.sequence_logits(ids, attention_mask)[:, L:]
+        if attention_mask is not None:
+            raise ValueError("pass attention_mask or view, not both")
+        logits = self.sequence_logits(torch.cat([ids, ids[:, view.sources]], dim=1), view.mask, view.positions)[:, L:]
+        n = codes.shape[1]
+        return logits[:, :n].index_copy(1, view.targets, logits[:, n:])
 
     def loss(self, prompt_ids: torch.Tensor, codes: torch.Tensor, context_noise: float = 0.0,
              attention_mask: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -119,15 +119,7 @@ class GPTModule(L.LightningModule):
         `view`: what each query sees (None = causal), e.g. `diagonal_view()`."""
         targets = self.model.flat_codes(codes)
         inputs = corrupt_codes(targets, context_noise, self.model.config.codebook_size)
-        # logits j see inputs < j at most, so targets never leak in
-        if view is None:
-            logits = self.model(prompt_ids, inputs)
-        else:
-            ids = self.model.input_ids(prompt_ids, inputs[:, :-1])
-            ids = torch.cat([ids, ids[:, view.sources]], dim=1)
-            logits = self.model.sequence_logits(ids, view.mask, view.positions)[:, self.model.config.prompt_length:]
-            n = targets.shape[1]
-            logits = logits[:, :n].index_copy(1, view.targets, logits[:, n:])  # stand-in queries replace theirs
+        logits = self.model(prompt_ids, inputs, view=view)  # logits j see inputs < j at most: no target leaks in
         loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
         accuracy = (logits.detach().argmax(-1) == targets).float().mean()
         return loss, accuracy
