@@ -74,3 +74,20 @@ def test_without_model_the_shipped_model_generates_a_prompt_following_video(tmp_
     reading = read_video_attributes(video)
     # colour and motion are what the interim model gets right nearly always (MODEL_CARD.md)
     assert (reading.colour, reading.direction) == ("blue", "left")
+
+
+def test_decoding_defaults_agree_between_the_configs_and_sample_options():
+    """generate.yaml, evaluate.yaml and SampleOptions name one default decoding: what a user generates with
+    is what the evaluator scores and the manifest records."""
+    from dataclasses import asdict
+
+    from vidgpt.samples import SampleOptions
+
+    defaults = asdict(SampleOptions())
+    keys = ("window", "frame_overlap", "cfg_scale", "temperature", "top_k", "top_p")
+    gen = _cfg()
+    with initialize_config_module("vidgpt.conf", version_base=None):
+        ev = compose("evaluate")
+    assert {k: gen[k] for k in keys} == {k: defaults[k] for k in keys}
+    assert {k: ev[k] for k in keys} == {k: defaults[k] for k in keys}
+    assert gen.schedule == defaults["schedule"] and list(ev.schedules) == [defaults["schedule"]]

@@ -29,7 +29,7 @@ PLAYBACK_FPS = 8
 FRAMES = 17
 SIZES = (64, 128)
 SETTINGS = ({"schedule": "raster"}, {"schedule": "diagonal", "window": 2}, {"schedule": "diagonal", "window": 1})
-SAMPLING = {"cfg_scale": 3.0, "top_k": 100, "temperature": 1.0}
+SAMPLING = {"cfg_scale": 3.0, "top_k": 100, "temperature": 0.4}
 
 
 def demo_generator(size: int, frames: int = FRAMES) -> VideoGenerator:

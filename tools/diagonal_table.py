@@ -175,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="comma-separated TxHxW grids timed on a random demo model ('' = none)")
     parser.add_argument("--cfg-scale", type=float, default=3.0)
     parser.add_argument("--top-k", type=int, default=100)
-    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--temperature", type=float, default=0.4)
     parser.add_argument("--batch-size", type=int, default=16, help="prompts generated together for accuracy")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads while timing")

@@ -29,14 +29,15 @@ FORMATS = ("mp4", "gif", "png", "webm")
 
 @dataclass
 class SampleOptions:
-    """Decoding settings shared by every sample of a run (recorded in each manifest line)."""
+    """Decoding settings shared by every sample of a run (recorded in each manifest line); the defaults are
+    conf/generate.yaml's."""
 
     frames: int | None = None
     schedule: str = "diagonal"
-    window: int = 4
+    window: int = 1
     frame_overlap: bool = True
     cfg_scale: float = 3.0
-    temperature: float = 1.0
+    temperature: float = 0.4
     top_k: int | None = 100
     top_p: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
