@@ -21,11 +21,13 @@ def test_ship_copies_what_generation_needs_and_writes_a_card(tmp_path, tiny_mode
     (run / "checkpoints").mkdir()
     (run / "checkpoints" / "last.ckpt").write_bytes(b"x" * 1000)  # training leftovers stay behind
     report = {"splits": {"test-iid": {"videos": 4, "accuracy": {"all": 0.25, "shape": 0.5, "colour": 1.0,
-                                                                "size": 0.75, "direction": 0.5, "speed": None}}}}
+                                                                "size": 0.75, "direction": 0.5, "speed": None}}},
+              "decoding": {"schedule": "raster", "cfg_scale": 3.0, "temperature": 0.4, "top_k": 100, "top_p": None}}
     out = ship_model.ship(run, tmp_path / "shipped", report, note="An interim model.")
     assert sorted(p.name for p in out.iterdir()) == ["MODEL_CARD.md", "gpt", "tokenizer"]
     card = (out / "MODEL_CARD.md").read_text()
     assert "| evaluated | test-iid | 4 | 25.0% | 50.0% | 100.0% | 75.0% | 50.0% | n/a |" in card
+    assert "cfg_scale 3.0, temperature 0.4, top_k 100 for every decoding." in card
     assert "An interim model." in card and "experiment=gpt_shapes" in card
     VideoGenerator.from_pretrained(out)  # loads as a matched pair
     # shipping again replaces the earlier shipped model (its gpt/ folder marks it as one)

@@ -47,6 +47,10 @@ def figures(report: dict) -> str:
     lines = ["| decoding | split | videos | all attributes | shape | colour | size | direction | speed |",
              "|---|---|---|---|---|---|---|---|---|"]
     results = report.get("compare") or {report.get("label", "evaluated"): report}  # several decodings, or one
+    sampling = {k: v for k, v in next(iter(results.values())).get("decoding", {}).items()
+                if k in ("cfg_scale", "temperature", "top_k", "top_p") and v is not None}
+    if sampling:
+        lines = [", ".join(f"{k} {v}" for k, v in sampling.items()) + " for every decoding.", ""] + lines
     for label, result in results.items():
         for split, group in result.get("splits", {}).items():
             acc = group["accuracy"]

@@ -66,6 +66,7 @@ def evaluate_generator(
             f"diagonal w={options.get('window', 1)}" + ("" if options.get("frame_overlap", True) else " no-overlap"))
         items, speed = generate_split_videos(generator, splits, per_split, options, batch_size, seed, progress)
         result = evaluate_videos(items, size=(generator.gpt.config.tokenizer or {}).get("height", 64))
+        result["decoding"] = {**options, "seed": seed}  # a report says how its videos were sampled
         result["speed"] = speed
         if frechet:
             result["frechet"] = frechet_to_real([v for v, _, _ in items], i3d_path)

@@ -1,8 +1,8 @@
 """Write an evaluation result as JSON, a Markdown report and PNG plots.
 
 Input is the dict of ``evaluate_videos`` / ``evaluate_folder``, optionally carrying
-``"frechet"`` (``frechet_report``'s dict) and ``"speed"`` (any {name: number}, e.g. the
-generation's videos/s) that the caller added. Plots use matplotlib's ``Figure`` directly (the Agg
+``"frechet"`` (``frechet_report``'s dict), ``"speed"`` (any {name: number}, e.g. the
+generation's videos/s) and ``"decoding"`` (the sampling settings) that the caller added. Plots use matplotlib's ``Figure`` directly (the Agg
 canvas, no pyplot state), so writing reports works headless and from threads.
 """
 
@@ -133,6 +133,11 @@ def coverage_line(result: Mapping) -> str:
     return "; ".join(parts) + "."
 
 
+def decoding_line(decoding: Mapping) -> str:
+    """One sentence: the sampling settings a generator-made result was drawn with (unset ones left out)."""
+    return "Decoding: " + ", ".join(f"{k} {v}" for k, v in decoding.items() if v is not None) + "."
+
+
 def markdown_report(
     result: Mapping,
     title: str = "Evaluation",
@@ -143,6 +148,7 @@ def markdown_report(
     parts = [
         f"# {title}",
         coverage_line(result),
+        *([decoding_line(result["decoding"])] if result.get("decoding") else []),
         "## Prompt following (accuracy)",
         accuracy_table(result),
         "## Temporal quality (means; presence 1 and the rest 0 on real clips)",
