@@ -13,7 +13,8 @@ def test_evaluate_model_writes_report_and_compares_schedules(tiny_model_dir, tmp
                                              "schedules=[raster,diagonal]", "batch_size=3",
                                              "tokenizer_clips=2"])
     results = evaluate(cfg)
-    diagonal = f"diagonal w={cfg.window}"  # labelled with the configured window (vidgpt-generate's default)
+    # labelled with the configured window and overlap (vidgpt-generate's defaults)
+    diagonal = f"diagonal w={cfg.window}" + ("" if cfg.frame_overlap else " no-overlap")
     assert set(results) == {"raster", diagonal}
     for result in results.values():
         assert result["judged"] + sum(result["skipped"].values()) == 9  # nothing silently dropped

@@ -35,7 +35,7 @@ class SampleOptions:
     frames: int | None = None
     schedule: str = "diagonal"
     window: int = 1
-    frame_overlap: bool = True
+    frame_overlap: bool = False
     cfg_scale: float = 3.0
     temperature: float = 0.4
     top_k: int | None = 100
