@@ -28,7 +28,9 @@ from vidtok.model import TokenizerConfig, VideoTokenizer
 PLAYBACK_FPS = 8
 FRAMES = 17
 SIZES = (64, 128)
-SETTINGS = ({"schedule": "raster"}, {"schedule": "diagonal", "window": 2}, {"schedule": "diagonal", "window": 1})
+SETTINGS = ({"schedule": "raster"}, {"schedule": "diagonal", "window": 2, "frame_overlap": True},
+            {"schedule": "diagonal", "window": 1, "frame_overlap": True},
+            {"schedule": "diagonal", "window": 1, "frame_overlap": False})  # the last: the generate default
 SAMPLING = {"cfg_scale": 3.0, "top_k": 100, "temperature": 0.4}
 
 
@@ -44,7 +46,9 @@ def demo_generator(size: int, frames: int = FRAMES) -> VideoGenerator:
 
 
 def _name(s: dict) -> str:
-    return "raster" if s["schedule"] == "raster" else f"diagonal w={s['window']}"
+    if s["schedule"] == "raster":
+        return "raster"
+    return f"diagonal w={s['window']}" + ("" if s["frame_overlap"] else " no-overlap")
 
 
 def _stream(gen: VideoGenerator, setting: dict, decode: bool, fastest: dict) -> Callable[[], None]:
