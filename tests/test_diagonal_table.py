@@ -22,7 +22,7 @@ def test_table_covers_every_setting_on_both_grids(tool, tiny_model_dir, tmp_path
     assert tool.main(["--model", str(tiny_model_dir), "--clips", "2", "--repeats", "1", "--speed-grids", "2x4x4",
                       "--batch-size", "6", "--out", str(out)]) == 0
     table = json.loads((out / "table.json").read_text())
-    labels = [tool.label(s) for s in tool.settings()]
+    labels = [tool.decoding_label(s) for s in tool.settings()]
     assert len(set(labels)) == len(labels) == 8  # raster, 3 windows x overlap on/off, keep-standins
     model = [r for r in table["rows"] if r["model"] == tiny_model_dir.name]
     random = [r for r in table["rows"] if r["model"] == "random demo"]

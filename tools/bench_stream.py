@@ -21,8 +21,10 @@ from collections.abc import Callable
 import torch
 
 from bench_decode import PROMPT, best_times
+from vidgpt.evaluate import decoding_label
 from vidgpt.generator import VideoGenerator
 from vidgpt.model import PromptTokenizer, VidGPT, tokenizer_identity
+from vidgpt.samples import SampleOptions
 from vidtok.model import TokenizerConfig, VideoTokenizer
 
 PLAYBACK_FPS = 8
@@ -31,7 +33,7 @@ SIZES = (64, 128)
 SETTINGS = ({"schedule": "raster"}, {"schedule": "diagonal", "window": 2, "frame_overlap": True},
             {"schedule": "diagonal", "window": 1, "frame_overlap": True},
             {"schedule": "diagonal", "window": 1, "frame_overlap": False})  # the last: the generate default
-SAMPLING = {"cfg_scale": 3.0, "top_k": 100, "temperature": 0.4}
+SAMPLING = {k: getattr(SampleOptions(), k) for k in ("cfg_scale", "top_k", "temperature")}  # vidgpt-generate's
 
 
 def demo_generator(size: int, frames: int = FRAMES) -> VideoGenerator:
@@ -43,12 +45,6 @@ def demo_generator(size: int, frames: int = FRAMES) -> VideoGenerator:
     gpt = VidGPT.build(prompt, grid, tokenizer.codebook_size, prompt_length=16, preset="demo",
                        tokenizer=tokenizer_identity(tokenizer, frames, size, size)).eval()
     return VideoGenerator(gpt, tokenizer)
-
-
-def _name(s: dict) -> str:
-    if s["schedule"] == "raster":
-        return "raster"
-    return f"diagonal w={s['window']}" + ("" if s["frame_overlap"] else " no-overlap")
 
 
 def _stream(gen: VideoGenerator, setting: dict, decode: bool, fastest: dict) -> Callable[[], None]:
@@ -84,16 +80,16 @@ def run(repeats: int = 2, threads: int | None = 1, sizes: tuple[int, ...] = SIZE
             fns = {}
             for s in SETTINGS:
                 for what, decode in (("pixels", True), ("codes", False)):
-                    key = f"{_name(s)} {what}"
+                    key = f"{decoding_label(s)} {what}"
                     fastest[key] = {}
                     fns[key] = _stream(gen, s, decode, fastest[key])
             _stream(gen, SETTINGS[-1], True, {})()  # warm-up: lazy inits of the first call
             best_times(fns, repeats)
             for s in SETTINGS:
-                full, codes = fastest[f"{_name(s)} pixels"], fastest[f"{_name(s)} codes"]
+                full, codes = fastest[f"{decoding_label(s)} pixels"], fastest[f"{decoding_label(s)} codes"]
                 fps, cpu_fps = full["frames"] / full["seconds"], full["frames"] / full["cpu_seconds"]
                 rows.append(dict(bench="stream", size=f"{size}x{size}", grid="x".join(map(str, gen.gpt.config.grid)),
-                                 method=_name(s), frames_per_s=round(fps, 2),
+                                 method=decoding_label(s), frames_per_s=round(fps, 2),
                                  x_playback=round(fps / PLAYBACK_FPS, 2), cpu_frames_per_s=round(cpu_fps, 2),
                                  x_playback_cpu=round(cpu_fps / PLAYBACK_FPS, 2),
                                  codes_only_fps=round(FRAMES / codes["seconds"], 2),

@@ -32,12 +32,14 @@ from bench_decode import PROMPT, best_times, demo_model  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from vidgpt.decode import StaticForward, decode, make_schedule  # noqa: E402
-from vidgpt.evaluate import EVAL_SPLITS, evaluate_generator  # noqa: E402
+from vidgpt.evaluate import EVAL_SPLITS, decoding_label, evaluate_generator  # noqa: E402
 from vidgpt.generator import VideoGenerator  # noqa: E402
 from vidgpt.model import VidGPT  # noqa: E402
+from vidgpt.samples import SampleOptions  # noqa: E402
 from vidtok.eval.report import write_json  # noqa: E402
 
 Setting = dict[str, Any]  # VideoGenerator.generate's schedule options
+DEFAULTS = SampleOptions()  # vidgpt-generate's sampling
 
 
 def settings() -> list[Setting]:
@@ -46,17 +48,6 @@ def settings() -> list[Setting]:
     out += [{"schedule": "diagonal", "window": w, "frame_overlap": o} for o in (True, False) for w in (1, 2, 4)]
     out.append({"schedule": "diagonal", "window": 1, "frame_overlap": True, "replace_standins": False})
     return out
-
-
-def label(s: Setting) -> str:
-    if s["schedule"] == "raster":
-        return "raster"
-    name = f"diagonal w={s.get('window', 1)}"
-    if not s.get("frame_overlap", True):
-        name += " no-overlap"
-    if not s.get("replace_standins", True):
-        name += " keep-standins"
-    return name
 
 
 def parse_grid(text: str) -> tuple[int, int, int]:
@@ -82,8 +73,8 @@ def time_settings(gpt: VidGPT, chosen: Sequence[Setting], sampling: dict, repeat
                               top_p=sampling.get("top_p"), replace_standins=s.get("replace_standins", True),
                               generator=torch.Generator().manual_seed(0), forward=forward)
 
-    fns = {label(s): run(s) for s in chosen}
-    steps = {label(s): len(make_schedule(s["schedule"], *grid, window=s.get("window", 1),
+    fns = {decoding_label(s): run(s) for s in chosen}
+    steps = {decoding_label(s): len(make_schedule(s["schedule"], *grid, window=s.get("window", 1),
                                          frame_overlap=s.get("frame_overlap", True))) + 1  # + the prefill
              for s in chosen}
     fns[min(steps, key=steps.get)]()  # warm-up (lazy inits of the first call) on the shortest setting
@@ -106,7 +97,7 @@ def model_rows(name: str, gpt: VidGPT, chosen: Sequence[Setting], sampling: dict
     speed = time_settings(gpt, chosen, sampling, repeats)
     rows = []
     for s in chosen:
-        k = label(s)
+        k = decoding_label(s)
         row = {"model": name, "grid": "x".join(map(str, gpt.config.grid)), "setting": k, **speed[k]}
         per_split = acc[k] if acc else dict.fromkeys(EVAL_SPLITS)
         row.update(per_split)
@@ -173,9 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=2, help="timing rounds (best of)")
     parser.add_argument("--speed-grids", default="5x16x16",
                         help="comma-separated TxHxW grids timed on a random demo model ('' = none)")
-    parser.add_argument("--cfg-scale", type=float, default=3.0)
-    parser.add_argument("--top-k", type=int, default=100)
-    parser.add_argument("--temperature", type=float, default=0.4)
+    parser.add_argument("--cfg-scale", type=float, default=DEFAULTS.cfg_scale)
+    parser.add_argument("--top-k", type=int, default=DEFAULTS.top_k)
+    parser.add_argument("--temperature", type=float, default=DEFAULTS.temperature)
     parser.add_argument("--batch-size", type=int, default=16, help="prompts generated together for accuracy")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads while timing")
@@ -196,10 +187,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     chosen = settings()
     if args.settings.strip():
         wanted = {"raster"} | {w.strip().removeprefix("diagonal ") for w in args.settings.split(",") if w.strip()}
-        known = {label(c).removeprefix("diagonal ") for c in chosen}
+        known = {decoding_label(c).removeprefix("diagonal ") for c in chosen}
         if wanted - known:
             parser.error(f"unknown --settings {sorted(wanted - known)}; choose from {sorted(known)}")
-        chosen = [c for c in chosen if label(c).removeprefix("diagonal ") in wanted]
+        chosen = [c for c in chosen if decoding_label(c).removeprefix("diagonal ") in wanted]
     before = torch.get_num_threads()
     rows: list[dict] = []
     start = time.perf_counter()
@@ -207,8 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, gen in generators.items():
             acc = {}
             for s in chosen:
-                acc[label(s)] = accuracy(gen, s, sampling, args.clips, args.batch_size, args.seed)
-                print(f"{name} {label(s)}: " + ", ".join(f"{SHORT[k]} {v}" for k, v in acc[label(s)].items()),
+                k = decoding_label(s)
+                acc[k] = accuracy(gen, s, sampling, args.clips, args.batch_size, args.seed)
+                print(f"{name} {k}: " + ", ".join(f"{SHORT[split]} {v}" for split, v in acc[k].items()),
                       flush=True)
             torch.set_num_threads(args.threads)
             rows += model_rows(name, gen.gpt, chosen, sampling, args.repeats, acc)

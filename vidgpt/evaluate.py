@@ -18,6 +18,19 @@ from vidtok.eval.evaluate import evaluate_videos
 EVAL_SPLITS = ("test-iid", "test-comp-shape-colour", "test-comp-colour-direction")
 
 
+def decoding_label(options: dict[str, Any]) -> str:
+    """A decoding setting's name in tables and reports: "raster", "diagonal w=1", "diagonal w=1 no-overlap", ...
+    (unset options take VideoGenerator.generate's defaults)."""
+    if options["schedule"] == "raster":
+        return "raster"
+    name = f"diagonal w={options.get('window', 1)}"
+    if not options.get("frame_overlap", True):
+        name += " no-overlap"
+    if not options.get("replace_standins", True):
+        name += " keep-standins"
+    return name
+
+
 def split_prompts(split: str, count: int) -> list[str]:
     """``count`` captions of ``split``, spread over its combinations (see shapes.spread_indices)."""
     combos = split_combinations(split)
@@ -62,8 +75,7 @@ def evaluate_generator(
     """
     results = {}
     for options in schedules:
-        label = options["schedule"] if options["schedule"] == "raster" else (
-            f"diagonal w={options.get('window', 1)}" + ("" if options.get("frame_overlap", True) else " no-overlap"))
+        label = decoding_label(options)
         items, speed = generate_split_videos(generator, splits, per_split, options, batch_size, seed, progress)
         result = evaluate_videos(items, size=(generator.gpt.config.tokenizer or {}).get("height", 64))
         result["decoding"] = {**options, "seed": seed}  # a report says how its videos were sampled

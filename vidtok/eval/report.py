@@ -2,8 +2,9 @@
 
 Input is the dict of ``evaluate_videos`` / ``evaluate_folder``, optionally carrying
 ``"frechet"`` (``frechet_report``'s dict), ``"speed"`` (any {name: number}, e.g. the
-generation's videos/s) and ``"decoding"`` (the sampling settings) that the caller added. Plots use matplotlib's ``Figure`` directly (the Agg
-canvas, no pyplot state), so writing reports works headless and from threads.
+generation's videos/s) and ``"decoding"`` (the sampling settings) that the caller added. Plots use
+matplotlib's ``Figure`` directly (the Agg canvas, no pyplot state), so writing reports works headless
+and from threads.
 """
 
 from __future__ import annotations
