@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from transformers import LlamaForCausalLM
 
 from vidgpt.decode import StaticForward, decode, decode_steps, diagonal_schedule, raster_schedule
 from vidgpt.decode.sampling import filter_logits, guide, sample
-from vidgpt.decode.threads import auto_threads
+from vidgpt.decode.threads import ThreadChooser
 from vidgpt.generator import VideoGenerator
 from vidgpt.model import PromptTokenizer, VidGPT, tokenizer_identity
 
@@ -302,12 +303,69 @@ def test_threads_are_set_per_step_and_restored_before_each_yield(model):
     seen = [torch.get_num_threads() for _ in decode_steps(model, prompt, raster_schedule(*GRID), threads=2)]
     assert seen == [before] * model.config.num_codes
     a = decode(model, prompt, diagonal_schedule(*GRID, window=2), threads=1, temperature=0)
-    b = decode(model, prompt, diagonal_schedule(*GRID, window=2), temperature=0)  # automatic
-    assert torch.equal(a, b)
-    assert auto_threads(1) == 1  # one row per step never splits
-    assert 1 <= auto_threads(10**6) <= torch.get_num_threads()
+    torch.set_num_threads(2)  # let the automatic choice use two threads where two cores are free
+    try:
+        assert ThreadChooser.for_this_machine().counts[0] == min(2, len(os.sched_getaffinity(0)))
+        auto = [torch.get_num_threads() for _ in decode_steps(model, prompt, raster_schedule(*GRID))]
+        assert auto == [2] * model.config.num_codes  # the caller's setting, whatever the steps used
+        b = decode(model, prompt, diagonal_schedule(*GRID, window=2), temperature=0)
+        c = decode(model, prompt, diagonal_schedule(*GRID, window=2), threads=2, temperature=0)
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(a, b) and torch.equal(a, c)  # the thread count never changes the codes
     with pytest.raises(ValueError, match="threads"):
         decode(model, prompt, raster_schedule(*GRID), threads=0)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _run_steps(chooser: ThreadChooser, clock: _Clock, seconds: dict[int, float], n: int) -> list[int]:
+    """n steps, each taking seconds[threads]; the thread count of each."""
+    used = []
+    for _ in range(n):
+        k = chooser.threads()
+        used.append(k)
+        clock.now += seconds[k]
+        chooser.record(seconds[k])
+    return used
+
+
+def test_thread_chooser_keeps_the_faster_count_and_retries_less_often_while_it_stands():
+    clock = _Clock()
+    chooser = ThreadChooser(2, first_interval=1.0, max_interval=4.0, clock=clock)
+    # idle machine: two threads are faster; the first steps are a trial in the order 2, 1, 1, 2
+    used = _run_steps(chooser, clock, {2: 0.1, 1: 0.15}, 40)
+    assert used[:4] == [2, 1, 1, 2]
+    trials = [i for i in range(len(used)) if used[i] == 1]
+    assert used[4:trials[2]] == [2] * (trials[2] - 4)  # then two threads until the next trial
+    assert chooser.interval == 4.0  # the choice stood at every trial: 1 -> 2 -> 4 s (capped)
+    # a competitor takes the other core: two threads become 10x slower; the next trial flips to one
+    # and the first slow step (> 4x the typical one) starts that trial at once
+    used = _run_steps(chooser, clock, {2: 1.0, 1: 0.15}, 40)
+    assert used[:9] == [2, 2, 1, 1, 2, 1, 1, 1, 1] and chooser.choice == 1
+    assert used.count(2) <= 2 + 2 * 3  # later trials (at 1, 2, 4 s) cost two slow steps each
+    # the competitor leaves: a later trial goes back to two threads
+    used = _run_steps(chooser, clock, {2: 0.1, 1: 0.15}, 60)
+    assert chooser.choice == 0 and used[-5:] == [2] * 5
+
+
+def test_thread_chooser_starting_with_one_thread_still_tries_more():
+    clock = _Clock()
+    chooser = ThreadChooser(4, start_with_most=False, clock=clock)  # the load average says cores are busy
+    assert chooser.chosen == 1
+    used = _run_steps(chooser, clock, {4: 0.05, 1: 0.15}, 10)  # they were not: four threads win
+    assert used[:4] == [4, 1, 1, 4] and used[4:] == [4] * 6 and chooser.chosen == 4
+
+
+def test_thread_chooser_with_one_core_never_tries_more():
+    chooser = ThreadChooser(1, clock=_Clock())
+    assert _run_steps(chooser, chooser.clock, {1: 0.1}, 10) == [1] * 10
 
 
 def test_fully_given_codes_are_returned_as_they_are(model):
@@ -356,6 +414,22 @@ def test_stream_yields_each_latent_frame_in_order_and_matches_batch_mode(generat
     assert torch.equal(torch.stack([c.codes for c in chunks], dim=1), full.codes)
     assert [c.frames.shape[1] for c in chunks] == [1, 4, 4]
     assert np.array_equal(np.concatenate([c.frames for c in chunks], axis=1), full.videos)
+
+
+def test_stream_with_a_real_tokenizer_decodes_each_latent_frame_once(tiny_model_dir, monkeypatch):
+    gen = VideoGenerator.from_pretrained(tiny_model_dir)
+    kw = dict(schedule="diagonal", window=1, seed=3, frames=11)  # 4 latent frames, though trained on 3
+    with pytest.warns(UserWarning, match="sliding window"):
+        full = gen.generate(CAPTIONS[:2], **kw)
+    calls = []
+    decoder_forward = gen.tokenizer.decoder.forward
+    monkeypatch.setattr(gen.tokenizer.decoder, "forward", lambda z, **k: calls.append(z.shape[2]) or decoder_forward(z, **k))
+    with pytest.warns(UserWarning, match="sliding window"):
+        chunks = list(gen.generate(CAPTIONS[:2], stream=True, **kw))
+    assert calls == [1, 1, 1, 1]  # each latent frame once, not the codes so far each time
+    assert [c.frames.shape[1] for c in chunks] == [1, 4, 4, 2]  # the last one trimmed to 11 frames
+    streamed = np.concatenate([c.frames for c in chunks], axis=1).astype(int)
+    assert np.abs(streamed - full.videos).max() <= 1  # float rounding of chunked decoding, at most
 
 
 def test_longer_than_trained_uses_a_sliding_window(generator):

@@ -79,6 +79,25 @@ def test_chunked_coding_equals_one_pass(pixel_channels: list[int]) -> None:
     assert torch.allclose(a, b, atol=1e-5)
 
 
+@DECODERS
+def test_decode_stream_equals_one_decode_and_streams_do_not_disturb_each_other(pixel_channels: list[int]) -> None:
+    m = tiny(pixel_channels=pixel_channels)
+    a, b = m.encode(video(b=1, t=21, seed=3)), m.encode(video(b=1, t=21, seed=4))  # 6 latent frames each
+    whole_a, whole_b = m.decode(a), m.decode(b)
+    stream_a, stream_b = m.decode_stream(), m.decode_stream()
+    parts_a, parts_b = [], []
+    for lo, hi in ((0, 1), (1, 2), (2, 4), (4, 6)):  # a latent frame at a time, then two at a time
+        parts_a.append(stream_a(a[:, lo:hi]))
+        m.decode(b[:, :3])  # a whole-video decode in between leaves both streams' context alone
+        parts_b.append(stream_b(b[:, lo:hi]))
+    assert [p.shape[2] for p in parts_a] == [1, 4, 8, 8]  # latent frame 0 is frame 0 alone
+    assert torch.allclose(torch.cat(parts_a, dim=2), whole_a, atol=1e-5)
+    assert torch.allclose(torch.cat(parts_b, dim=2), whole_b, atol=1e-5)
+    assert not torch.allclose(parts_a[1], m.decode_stream()(a[:, 1:2]), atol=1e-3)  # the context matters
+    with pytest.raises(ValueError, match="codes must lie in"):
+        stream_a(torch.full_like(a[:, :1], m.codebook_size))
+
+
 def test_layout_helpers_are_inverse() -> None:
     x = torch.randn(2, 3, 8, 8, 8)
     assert torch.equal(depth_to_space(space_to_depth(x, 4), 4), x)

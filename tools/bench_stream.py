@@ -5,12 +5,15 @@ tokenizer, both with random weights (speed does not depend on training), batch 1
 sampling (classifier-free guidance 3, top-k 100). Per setting:
 - `frames_per_s`: 17 pixel frames over the wall-clock time until the last streamed frame, decoding included;
   `x_playback` divides it by 8 fps (>= 1: faster than it plays);
-- `cpu_frames_per_s`, `x_playback_cpu`: the same per CPU-second of this process, i.e. what one idle core
-  would do with one thread; on a shared machine the wall-clock figures swing with the load, these less;
+- `cpu_frames_per_s`, `x_playback_cpu`: the same per CPU-second of this process, with one thread what one
+  idle core would do; on a shared machine the wall-clock figures swing with the load, these less;
 - `codes_only_fps`: the same without the tokenizer decoder (what the GPT alone allows);
 - `first_frame_s`: time to the first streamed frame; `buffer_s`: the shortest wait before starting 8 fps
   playback that never stalls afterwards (0 when generation stays ahead of playback from the first frame).
-Runs are interleaved, best of `repeats` (tools/bench_decode.py's best_times). `python tools/bench_stream.py`.
+Each setting runs on one core (`threads` 1: torch limited to one thread) and on all of them (`threads`
+"auto": the GPT steps choose their thread count by timing, vidgpt/decode/threads.py, and the tokenizer
+decoder uses torch's default). Runs are interleaved, best of `repeats` (tools/bench_decode.py's
+best_times). `python tools/bench_stream.py`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections.abc import Callable
 import torch
 
 from bench_decode import PROMPT, best_times
+from vidgpt.decode.threads import num_threads
 from vidgpt.evaluate import decoding_label
 from vidgpt.generator import VideoGenerator
 from vidgpt.model import PromptTokenizer, VidGPT, tokenizer_identity
@@ -47,16 +51,19 @@ def demo_generator(size: int, frames: int = FRAMES) -> VideoGenerator:
     return VideoGenerator(gpt, tokenizer)
 
 
-def _stream(gen: VideoGenerator, setting: dict, decode: bool, fastest: dict) -> Callable[[], None]:
-    """One streamed generation; keeps the arrival times of the fastest run in `fastest`."""
+def _stream(gen: VideoGenerator, setting: dict, decode: bool, fastest: dict,
+            threads: int | None = None) -> Callable[[], None]:
+    """One streamed generation with `threads` torch threads (None: unchanged); keeps the arrival times
+    of the fastest run in `fastest`."""
     def run() -> None:
-        start, cpu = time.perf_counter(), time.process_time()
-        arrivals = []  # (seconds, index of the first pixel frame this latent frame brings)
-        shown = 0
-        for latent in gen.generate(PROMPT, stream=True, decode=decode, seed=0, **setting, **SAMPLING):
-            arrivals.append((time.perf_counter() - start, shown))
-            shown += 0 if latent.frames is None else latent.frames.shape[1]
-        cpu = time.process_time() - cpu
+        with num_threads(threads):
+            start, cpu = time.perf_counter(), time.process_time()
+            arrivals = []  # (seconds, index of the first pixel frame this latent frame brings)
+            shown = 0
+            for latent in gen.generate(PROMPT, stream=True, decode=decode, seed=0, **setting, **SAMPLING):
+                arrivals.append((time.perf_counter() - start, shown))
+                shown += 0 if latent.frames is None else latent.frames.shape[1]
+            cpu = time.process_time() - cpu
         fastest["cpu_seconds"] = min(cpu, fastest.get("cpu_seconds", float("inf")))
         if arrivals[-1][0] < fastest.get("seconds", float("inf")):
             fastest.update(seconds=arrivals[-1][0], arrivals=arrivals, frames=shown)
@@ -68,35 +75,34 @@ def buffer_seconds(arrivals: list[tuple[float, int]], fps: float = PLAYBACK_FPS)
     return max(0.0, *(t - first / fps for t, first in arrivals))
 
 
-def run(repeats: int = 2, threads: int | None = 1, sizes: tuple[int, ...] = SIZES) -> list[dict]:
-    before = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
+def run(repeats: int = 2, threads: tuple[int | None, ...] = (1, None), sizes: tuple[int, ...] = SIZES) -> list[dict]:
+    """Rows per size, thread setting (1, or None: torch's default, the GPT steps choosing by timing) and
+    decoding setting."""
     rows = []
-    try:
-        for size in sizes:
-            gen = demo_generator(size)
-            fastest: dict[str, dict] = {}
-            fns = {}
+    for size in sizes:
+        gen = demo_generator(size)
+        fastest: dict[str, dict] = {}
+        fns = {}
+        for n in threads:
             for s in SETTINGS:
                 for what, decode in (("pixels", True), ("codes", False)):
-                    key = f"{decoding_label(s)} {what}"
+                    key = f"{n} {decoding_label(s)} {what}"
                     fastest[key] = {}
-                    fns[key] = _stream(gen, s, decode, fastest[key])
-            _stream(gen, SETTINGS[-1], True, {})()  # warm-up: lazy inits of the first call
-            best_times(fns, repeats)
+                    fns[key] = _stream(gen, s, decode, fastest[key], n)
+        _stream(gen, SETTINGS[-1], True, {})()  # warm-up: lazy inits of the first call
+        best_times(fns, repeats)
+        for n in threads:
             for s in SETTINGS:
-                full, codes = fastest[f"{decoding_label(s)} pixels"], fastest[f"{decoding_label(s)} codes"]
+                full, codes = fastest[f"{n} {decoding_label(s)} pixels"], fastest[f"{n} {decoding_label(s)} codes"]
                 fps, cpu_fps = full["frames"] / full["seconds"], full["frames"] / full["cpu_seconds"]
                 rows.append(dict(bench="stream", size=f"{size}x{size}", grid="x".join(map(str, gen.gpt.config.grid)),
+                                 threads=n or f"auto (<= {torch.get_num_threads()})",
                                  method=decoding_label(s), frames_per_s=round(fps, 2),
                                  x_playback=round(fps / PLAYBACK_FPS, 2), cpu_frames_per_s=round(cpu_fps, 2),
                                  x_playback_cpu=round(cpu_fps / PLAYBACK_FPS, 2),
                                  codes_only_fps=round(FRAMES / codes["seconds"], 2),
                                  first_frame_s=round(full["arrivals"][0][0], 2),
                                  buffer_s=round(buffer_seconds(full["arrivals"]), 2)))
-    finally:
-        torch.set_num_threads(before)
     return rows
 
 
@@ -107,6 +113,7 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = leave as is)")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 0],
+                        help="thread settings to compare: torch CPU threads, 0 = torch's default with the automatic choice")
     args = parser.parse_args()
-    print(format_table(run(args.repeats, args.threads or None)))
+    print(format_table(run(args.repeats, tuple(n or None for n in args.threads))))

@@ -5,7 +5,8 @@
     out.videos  # (B, T, H, W, 3) uint8
 
 The stage-1 tokenizer is used only through its public API: `encode(float (B, 3, T, H, W)) -> (B, t, h, w)`,
-`decode(codes, frames=T)`, `codebook_size`, `latent_shape(frames, H, W)`.
+`decode(codes, frames=T)`, `codebook_size`, `latent_shape(frames, H, W)`, and where it has one
+`decode_stream()` (streaming then decodes each latent frame once; see vidtok.model.tokenizer.DecodeStream).
 Longer videos than the model was trained on are made with a sliding window over latent frames: the
 prompt is kept and the last t - 1 latent frames are re-prefilled as the context of each new frame.
 """
@@ -13,7 +14,7 @@ prompt is kept and the last t - 1 latent frames are re-prefilled as the context 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -170,7 +171,7 @@ class VideoGenerator:
         )
         latent_iter = self._latent_frames(latents, known, schedule, window, frame_overlap, options)
         if stream:
-            return self._stream(latent_iter, latents, counts, decode)
+            return self._stream(latent_iter, counts, decode)
         codes = torch.empty(batch, latents, h, w, dtype=torch.long, device=device)
         for f, frame_codes in latent_iter:
             codes[:, f] = frame_codes
@@ -225,13 +226,25 @@ class VideoGenerator:
                     yield done, codes[:, done].clone()
                     done += 1
 
-    def _stream(self, latent_iter: Iterator[tuple[int, torch.Tensor]], latents: int, counts: list[int],
+    def _stream(self, latent_iter: Iterator[tuple[int, torch.Tensor]], counts: list[int],
                 decode: bool) -> Iterator[LatentFrame]:
-        codes: list[torch.Tensor] = []
+        decoder = self._decode_stream(counts) if decode else None
         for f, frame_codes in latent_iter:
+            yield LatentFrame(f, frame_codes, None if decoder is None else decoder(frame_codes))
+
+    def _decode_stream(self, counts: list[int]) -> Callable[[torch.Tensor], np.ndarray]:
+        """codes (B, h, w) of latent frame f, f = 0, 1, ... in turn -> its pixel frames (B, n, H, W, 3) uint8.
+        Decodes each latent frame once where the tokenizer has `decode_stream`, else (a duck-typed
+        tokenizer with only `decode`) decodes all codes so far each time."""
+        codes: list[torch.Tensor] = []
+        stream = self.tokenizer.decode_stream() if hasattr(self.tokenizer, "decode_stream") else None
+
+        def decode(frame_codes: torch.Tensor) -> np.ndarray:
+            f = len(codes)
             codes.append(frame_codes)
-            pixels = None
-            if decode:
-                lo, hi = counts[f], counts[f + 1]
-                pixels = self._decode(torch.stack(codes, dim=1), hi)[:, lo:hi]
-            yield LatentFrame(f, frame_codes, pixels)
+            n = counts[f + 1] - counts[f]
+            if stream is not None:
+                with torch.no_grad():
+                    return to_uint8(stream(frame_codes[:, None])[:, :, :n])
+            return self._decode(torch.stack(codes, dim=1), counts[f + 1])[:, counts[f]:]
+        return decode

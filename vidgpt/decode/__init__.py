@@ -5,11 +5,11 @@ from .loop import decode, decode_steps
 from .plan import MaskTracker, Step, TrainingView, build_plan, standin, training_mask, training_view
 from .sampling import filter_logits, guide, sample
 from .schedules import diagonal_schedule, make_schedule, raster_schedule, step_of
-from .threads import auto_threads
+from .threads import ThreadChooser
 
 __all__ = [
     "KVCache", "StaticForward", "decode", "decode_steps", "MaskTracker", "Step", "build_plan", "standin",
     "training_mask", "training_view", "TrainingView", "filter_logits", "guide", "sample", "diagonal_schedule",
     "make_schedule", "raster_schedule",
-    "step_of", "auto_threads",
+    "step_of", "ThreadChooser",
 ]

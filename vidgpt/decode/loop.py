@@ -7,6 +7,7 @@ Classifier-free guidance doubles the batch: rows [0, B) carry the prompts, rows 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+import time
 from itertools import accumulate
 
 import torch
@@ -15,7 +16,7 @@ from ..model.gpt import VidGPT
 from .forward import StaticForward
 from .plan import MaskTracker, Step, build_plan
 from .sampling import check_sampling, guide, sample
-from .threads import auto_threads, num_threads
+from .threads import ThreadChooser, num_threads
 
 
 def _known_prefix(gpt: VidGPT, known: torch.Tensor | None, batch: int) -> torch.Tensor:
@@ -84,10 +85,12 @@ def _run(gpt: VidGPT, prompt_ids: torch.Tensor, schedule: Sequence[Sequence[int]
         null = gpt.check_prompts(null_prompt_ids.to(device)).expand(batch, -1)
         seq = torch.cat([seq, torch.cat([null, seq[:, L:]], dim=1)])
     copies = seq.shape[0] // batch
+    chooser = None
     if device.type != "cpu":
         threads = None  # host threads only launch kernels there
     elif threads is None:
-        threads = auto_threads(seq.shape[0] * max(len(s.slots) for s in plan[1:] or plan))
+        chooser = ThreadChooser.for_this_machine()
+        threads = chooser.chosen  # for the set-up and the prefill, which the chooser does not time
     forward = forward or StaticForward(gpt)
     with num_threads(threads):
         cache = forward.new_cache(seq.shape[0])
@@ -100,8 +103,11 @@ def _run(gpt: VidGPT, prompt_ids: torch.Tensor, schedule: Sequence[Sequence[int]
         slots = steps.slots[j]
         if step.newly_visible:
             unseen.append(steps.newly[j])
+        timed = chooser is not None and j > 0  # step 0 is the prefill, far larger than the rest
+        start = time.perf_counter()
+        codes = None
         # per step, not around the yield: grad mode and the thread count must not leak to the caller
-        with torch.no_grad(), num_threads(threads):
+        with torch.no_grad(), num_threads(chooser.threads() if timed else threads):
             mask, is_causal = None, False
             if step.causal and n > 1 and step.slots[-1] == n - 1 and step.slots == list(range(n)):
                 is_causal = True  # a block at slots 0..n-1: SDPA's own causal mask
@@ -112,14 +118,16 @@ def _run(gpt: VidGPT, prompt_ids: torch.Tensor, schedule: Sequence[Sequence[int]
                 mask = tracker.mask(slots, step.kv_len)
             rows = None if len(step.rows) == n else steps.rows[j]
             logits = forward(cache, seq.index_select(1, steps.sources[j]), slots, step.kv_len, mask, is_causal, rows)
-            if not step.produce:
-                continue
-            if guided:
-                logits = guide(logits[:batch], logits[batch:], cfg_scale)
-            codes = sample(logits, temperature, top_k, top_p, generator)
-            ids = codes + offset
-            seq.index_copy_(1, steps.produce[j], ids if copies == 1 else ids.repeat(copies, 1))
-        yield step.produce, codes, seq
+            if step.produce:
+                if guided:
+                    logits = guide(logits[:batch], logits[batch:], cfg_scale)
+                codes = sample(logits, temperature, top_k, top_p, generator)
+                ids = codes + offset
+                seq.index_copy_(1, steps.produce[j], ids if copies == 1 else ids.repeat(copies, 1))
+        if timed:
+            chooser.record(time.perf_counter() - start)
+        if codes is not None:
+            yield step.produce, codes, seq
 
 
 def decode_steps(gpt: VidGPT, prompt_ids: torch.Tensor, schedule: Sequence[Sequence[int]], *,
@@ -134,8 +142,8 @@ def decode_steps(gpt: VidGPT, prompt_ids: torch.Tensor, schedule: Sequence[Seque
     prompt_ids (B, L); `schedule` covers the (latent_frames, h, w) grid (latent_frames defaults to the
     trained t); `known`: given leading codes (image / continuation), kept as they are;
     `null_prompt_ids` (B or 1, L): enables classifier-free guidance with `cfg_scale`.
-    `threads`: torch CPU threads while a step runs (None: automatic, see threads.py); the caller's
-    setting is restored before each yield.
+    `threads`: torch CPU threads while a step runs (None: chosen by timing steps, see threads.py);
+    the caller's setting is restored before each yield.
     """
     for positions, codes, _ in _run(gpt, prompt_ids, schedule, known=known, null_prompt_ids=null_prompt_ids,
                                     cfg_scale=cfg_scale, temperature=temperature, top_k=top_k, top_p=top_p,

@@ -108,13 +108,22 @@ def depth_to_time(x: torch.Tensor, f: int) -> torch.Tensor:
 
 
 @contextmanager
-def streaming(module: nn.Module) -> Iterator[None]:
-    """Carry causal context across successive forward calls of `module` (see the module docstring)."""
+def streaming(module: nn.Module, context: list | None = None) -> Iterator[None]:
+    """Carry causal context across successive forward calls of `module` inside the block.
+
+    `context`, a list the caller keeps, carries it on across separate blocks (empty: the start of a
+    stream): one block per chunk lets a stream pause between chunks. The module's own state is restored
+    on exit, so several streams through one module may interleave (and `decode` may run in between).
+    """
     convs = [m for m in module.modules() if isinstance(m, CausalConv3d)]
-    for m in convs:
-        m.stream, m.cache = True, None
+    saved = [(m.stream, m.cache) for m in convs]
+    caches = context if context else [None] * len(convs)
+    for m, cache in zip(convs, caches):
+        m.stream, m.cache = True, cache
     try:
         yield
     finally:
-        for m in convs:
-            m.stream, m.cache = False, None
+        if context is not None:
+            context[:] = [m.cache for m in convs]
+        for m, (stream, cache) in zip(convs, saved):
+            m.stream, m.cache = stream, cache

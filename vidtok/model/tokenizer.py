@@ -243,6 +243,21 @@ class VideoTokenizer(nn.Module):
     @torch.no_grad()
     def decode(self, codes: torch.Tensor, frames: int | None = None, chunk_latents: int | None = None) -> torch.Tensor:
         """LongTensor (B, t, h, w) -> float (B, 3, T, H, W); T = `frames` (default 1 + tf*(t-1))."""
+        self._check_codes(codes)
+        tf, t = self.cfg.temporal_factor, codes.shape[1]
+        full = 1 + tf * (t - 1)
+        frames = full if frames is None else frames
+        if not full - tf < frames <= full:
+            raise ValueError(f"frames={frames} does not fit {t} latent frames (expected {max(1, full - tf + 1)}..{full})")
+        n = chunk_latents or self.default_chunk_latents
+        stream = self.decode_stream()
+        return torch.cat([stream(codes[:, a:a + n]) for a in range(0, t, n)], dim=2)[:, :, :frames]
+
+    def decode_stream(self) -> "DecodeStream":
+        """A decoder for codes that arrive a few latent frames at a time (see `DecodeStream`)."""
+        return DecodeStream(self)
+
+    def _check_codes(self, codes: torch.Tensor) -> None:
         if not torch.is_tensor(codes) or codes.ndim != 4:
             shape = tuple(codes.shape) if torch.is_tensor(codes) else type(codes).__name__
             raise ValueError(f"expected codes shaped (B, t, h, w), got {shape}")
@@ -251,15 +266,6 @@ class VideoTokenizer(nn.Module):
         lo, hi = int(codes.min()), int(codes.max())
         if lo < 0 or hi >= self.codebook_size:
             raise ValueError(f"codes must lie in [0, {self.codebook_size}), got values in [{lo}, {hi}]")
-        tf, t = self.cfg.temporal_factor, codes.shape[1]
-        full = 1 + tf * (t - 1)
-        frames = full if frames is None else frames
-        if not full - tf < frames <= full:
-            raise ValueError(f"frames={frames} does not fit {t} latent frames (expected {max(1, full - tf + 1)}..{full})")
-        n = chunk_latents or self.default_chunk_latents
-        with streaming(self.decoder):
-            out = [self.decoder(self.quantizer.lookup(codes[:, a:a + n]), first=a == 0) for a in range(0, t, n)]
-        return torch.cat(out, dim=2)[:, :, :frames]
 
     def encode_image(self, image: torch.Tensor) -> torch.Tensor:
         """float (B, 3, H, W) -> codes (B, h, w): the image coded as a one-frame video."""
@@ -306,3 +312,32 @@ class VideoTokenizer(nn.Module):
             raise ValueError(f"{weights} does not match {directory / CONFIG_NAME}: {detail}")
         model.load_state_dict(state)
         return model.to(map_location).eval()
+
+
+class DecodeStream:
+    """Decodes one video chunk by chunk as its codes arrive, e.g. a latent frame at a time while a GPT
+    generates: the causal convs' context is carried from chunk to chunk, so the frames are those of one
+    `decode` of all the codes (up to float rounding) and each chunk is decoded once. Re-decoding the
+    codes so far for every new latent frame would cost (t + 1) / 2 times as much over t latent frames.
+
+        stream = tokenizer.decode_stream()
+        first = stream(codes[:, :1])  # (B, 3, 1, H, W): latent frame 0 is frame 0 alone
+        more = stream(codes[:, 1:3])  # (B, 3, 2 * temporal_factor, H, W)
+    """
+
+    def __init__(self, tokenizer: VideoTokenizer) -> None:
+        self.tokenizer = tokenizer
+        self.latents = 0  # latent frames decoded so far
+        self._context: list = []  # the decoder convs' context between chunks
+
+    @torch.no_grad()
+    def __call__(self, codes: torch.Tensor) -> torch.Tensor:
+        """The next codes (B, n, h, w) -> float (B, 3, T, H, W): T = 1 + tf*(n-1) for the first chunk,
+        tf*n after it. The last frames stand for the end padding when the video length is not 1 + tf*k:
+        trim them as `decode(frames=)` does."""
+        tok = self.tokenizer
+        tok._check_codes(codes)
+        with streaming(tok.decoder, self._context):
+            out = tok.decoder(tok.quantizer.lookup(codes), first=self.latents == 0)
+        self.latents += codes.shape[1]
+        return out
