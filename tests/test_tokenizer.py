@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from vidtok.model import TokenizerConfig, VideoTokenizer, fsq_levels_for
-from vidtok.model.layers import depth_to_space, depth_to_time, space_to_depth, time_to_depth
+from vidtok.model.layers import CausalConv3d, depth_to_space, depth_to_time, space_to_depth, streaming, time_to_depth
 
 TINY = dict(channels=[8, 16], blocks=1, pixel_channels=[8])
 # both decoder outputs: the per-patch MLP head and the per-frame full-resolution stages
@@ -96,6 +96,21 @@ def test_decode_stream_equals_one_decode_and_streams_do_not_disturb_each_other(p
     assert not torch.allclose(parts_a[1], m.decode_stream()(a[:, 1:2]), atol=1e-3)  # the context matters
     with pytest.raises(ValueError, match="codes must lie in"):
         stream_a(torch.full_like(a[:, :1], m.codebook_size))
+
+
+@pytest.mark.parametrize("temporal_kernel", [1, 2, 3])
+def test_batch_one_frames_path_equals_conv3d(temporal_kernel: int) -> None:
+    """A batch of 1 on CPU runs as per-frame 2D convs; a larger batch as torch's conv3d."""
+    torch.manual_seed(0)
+    conv = CausalConv3d(6, 5, 3, temporal_kernel)
+    x = torch.randn(2, 6, 7, 8, 8)
+    both = conv(x)
+    assert both.shape == (2, 5, 7, 8, 8)
+    assert torch.allclose(conv(x[:1]), both[:1], atol=1e-5)
+    for batch in (x[:1], x):  # streamed in chunks of 3, 1 and 3 frames, either path
+        with streaming(conv):
+            chunks = torch.cat([conv(batch[:, :, a:b]) for a, b in ((0, 3), (3, 4), (4, 7))], dim=2)
+        assert torch.allclose(chunks, both[: batch.shape[0]], atol=1e-5)
 
 
 def test_layout_helpers_are_inverse() -> None:
