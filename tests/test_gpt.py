@@ -198,14 +198,16 @@ def test_config_round_trip_and_errors(tmp_path):
         Backbone(layers=1, hidden=64, heads=4, kv_heads=3, intermediate=8)
 
 
-def test_save_and_load_pretrained(prompt_tok, tmp_path):
+def test_save_and_load_pretrained(prompt_tok, tmp_path, capfd):
     ident = tokenizer_identity(DuckTokenizer(), 5, 8, 12)
     assert ident["grid"] == [2, 2, 3]
     model = VidGPT.build(prompt_tok, GRID, K, prompt_length=L, preset="tiny", tokenizer=ident).eval()
     model.save_pretrained(tmp_path / "gpt")
     names = {p.name for p in (tmp_path / "gpt").iterdir()}
     assert {"vidgpt.json", "prompt_tokenizer.json", "config.json", "model.safetensors"} <= names
+    capfd.readouterr()
     again = VidGPT.from_pretrained(tmp_path / "gpt")
+    assert "Loading weights" not in capfd.readouterr().err  # transformers' bar, noise for a load of ms
     prompt, codes = _batch(model)
     assert torch.equal(again(prompt, codes), model(prompt, codes))
     assert torch.equal(again.encode_prompts(CAPTIONS), model.encode_prompts(CAPTIONS))

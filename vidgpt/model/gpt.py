@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from safetensors import SafetensorError
 from torch import nn
 from transformers import LlamaForCausalLM
+from transformers.utils import logging as hf_logging
 
 from vidtok.model.replace import replacing_folder
 
@@ -216,8 +217,13 @@ class VidGPT(nn.Module):
         weights = directory / WEIGHTS_FILE
         if not weights.is_file() and not (directory / f"{WEIGHTS_FILE}.index.json").is_file():  # one file or shards
             raise FileNotFoundError(f"VidGPT weights not found: {weights}")
+        bar = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # a "Loading weights" bar on every load is noise: it takes ms
         try:
             llama = LlamaForCausalLM.from_pretrained(directory, attn_implementation="sdpa")
         except SafetensorError as e:
             raise ValueError(f"{weights} is not a readable safetensors file ({e}): it is corrupt or truncated") from None
+        finally:
+            if bar:
+                hf_logging.enable_progress_bar()
         return cls(config, prompt_tokenizer, llama).to(map_location).eval()
