@@ -31,34 +31,35 @@ class CausalConv3d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[0] == 1 and x.device.type == "cpu":
-            return self._frames_forward(x)
-        kt = self.temporal_kernel
-        if kt > 1:
-            if self.stream and self.cache is not None:
-                front = self.cache.transpose(1, 2)
-            else:
-                front = x[:, :, :1].expand(-1, -1, kt - 1, -1, -1)
-            x = torch.cat([front, x], dim=2)
-            if self.stream:
-                self.cache = x[:, :, -(kt - 1):].transpose(1, 2).detach()
-        return self.conv(x)
+            return self._per_frame(self._with_front(x.transpose(1, 2), time_dim=1))
+        return self.conv(self._with_front(x, time_dim=2))
 
-    def _frames_forward(self, x: torch.Tensor) -> torch.Tensor:
-        """`forward` as one 2D conv per output frame, its k_t input frames stacked on the channels: the
-        same weights and sums in another order (float rounding apart). At batch 1 torch's CPU conv3d
-        takes its im2col path, which makes a streamed latent frame 1.6x slower to decode than this
-        (measured, torch 2.13); at larger batches it runs oneDNN, faster than this. The output is laid
-        out frames-first in memory, so the next conv's reshape to frames is free."""
+    def _with_front(self, x: torch.Tensor, time_dim: int) -> torch.Tensor:
+        """x with its k_t - 1 frames of front context prepended along `time_dim`: the stream's cache (kept
+        frames-first, (B, k_t - 1, C, H, W), whichever layout computed it), else frame 0 repeated."""
         kt = self.temporal_kernel
-        frames = x.transpose(1, 2)  # (B, T, C, H, W)
-        if kt > 1:
-            if self.stream and self.cache is not None:
-                front = self.cache
-            else:
-                front = frames[:, :1].expand(-1, kt - 1, -1, -1, -1)
-            frames = torch.cat([front, frames], dim=1)
-            if self.stream:
-                self.cache = frames[:, -(kt - 1):].detach()
+        if kt == 1:
+            return x
+        if self.stream and self.cache is not None:
+            front = self.cache if time_dim == 1 else self.cache.transpose(1, 2)
+        else:
+            shape = list(x.shape)
+            shape[time_dim] = kt - 1
+            front = x.narrow(time_dim, 0, 1).expand(shape)
+        x = torch.cat([front, x], dim=time_dim)
+        if self.stream:
+            last = x.narrow(time_dim, x.shape[time_dim] - (kt - 1), kt - 1)
+            self.cache = (last if time_dim == 1 else last.transpose(1, 2)).detach()
+        return x
+
+    def _per_frame(self, frames: torch.Tensor) -> torch.Tensor:
+        """The conv of frames (B, T, C, H, W) as one 2D conv per output frame, its k_t input frames
+        stacked on the channels -> (B, C', T - k_t + 1, H, W), laid out frames-first in memory (so the
+        next conv's transpose to frames is free). The same weights and sums as `self.conv` in another
+        order (float rounding apart). Why: at batch 1 torch's CPU conv3d takes its im2col path, which
+        makes a streamed latent frame 1.7x slower to decode than this (measured, torch 2.13); at larger
+        batches it runs oneDNN, faster than this."""
+        kt = self.temporal_kernel
         b, t, c, h, w = frames.shape
         t_out = t - kt + 1
         if kt > 1:
