@@ -306,6 +306,7 @@ def test_threads_are_set_per_step_and_restored_before_each_yield(model):
     torch.set_num_threads(2)  # let the automatic choice use two threads where two cores are free
     try:
         assert ThreadChooser.for_this_machine().counts[0] == min(2, len(os.sched_getaffinity(0)))
+        assert ThreadChooser.for_this_machine() is ThreadChooser.for_this_machine()  # one per process
         auto = [torch.get_num_threads() for _ in decode_steps(model, prompt, raster_schedule(*GRID))]
         assert auto == [2] * model.config.num_codes  # the caller's setting, whatever the steps used
         b = decode(model, prompt, diagonal_schedule(*GRID, window=2), temperature=0)
