@@ -149,6 +149,8 @@ CASES: list[tuple[str, Callable[[Ctx], Any], Any, str]] = [
     ("cli blank line in prompts file", lambda c: c.gen(f"prompts_file={c.file('p.txt', BLANK_LINE)}"), CLI,
      "p.txt:2: blank line (write one prompt per line)"),
     ("cli missing image", lambda c: c.gen(f"image={c.tmp / 'first.png'}"), CLI, "error: not found: {tmp}/first.png"),
+    ("cli unknown dtype", lambda c: c.gen("dtype=half"), CLI,
+     "error: dtype='half': choose one of float32, bfloat16, float16"),
     ("cli corrupt video", lambda c: c.gen(f"video={c.file('clip.mp4', b'not a video' * 50)}"), CLI,
      "error: cannot read video {tmp}/clip.mp4: not a readable video"),
     ("cli unwritable output folder", lambda c: c.gen(f"out_dir={c.file('f', '')}/sub"), CLI,

@@ -433,6 +433,21 @@ def test_stream_with_a_real_tokenizer_decodes_each_latent_frame_once(tiny_model_
     assert np.abs(streamed - full.videos).max() <= 1  # float rounding of chunked decoding, at most
 
 
+def test_half_precision_generation(tiny_model_dir):
+    full = VideoGenerator.from_pretrained(tiny_model_dir)
+    half = VideoGenerator.from_pretrained(tiny_model_dir, dtype="bfloat16")
+    assert {p.dtype for p in half.gpt.parameters()} == {torch.bfloat16}
+    assert half.forward.new_cache(1).kv.dtype == torch.bfloat16
+    assert next(half.tokenizer.parameters()).dtype == torch.float32  # pixels stay float32
+    kw = dict(schedule="diagonal", window=1, seed=0, cfg_scale=3.0, temperature=0)
+    a, b = full.generate(CAPTIONS[:2], **kw), half.generate(CAPTIONS[:2], **kw)
+    assert b.codes.shape == a.codes.shape and b.videos.shape == a.videos.shape and b.videos.dtype == np.uint8
+    # greedy: the first codes agree until a rounding flips one near-tie, after which the videos drift apart
+    assert torch.equal(b.codes.flatten(1)[:, :4], a.codes.flatten(1)[:, :4])
+    with pytest.raises(ValueError, match="choose one of float32, bfloat16, float16"):
+        VideoGenerator.from_pretrained(tiny_model_dir, dtype="float8")
+
+
 def test_longer_than_trained_uses_a_sliding_window(generator):
     kw = dict(seed=5, schedule="diagonal", window=2)
     short = generator.generate(CAPTIONS[:2], **kw)

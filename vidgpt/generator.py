@@ -60,6 +60,19 @@ def _as_batch(x: Any, ndim: int, name: str, batch: int) -> torch.Tensor:
     return x
 
 
+# What `from_pretrained(dtype=)` accepts: the GPT's weights and KV cache (the tokenizer stays float32).
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def gpt_dtype(dtype: str | torch.dtype) -> torch.dtype:
+    """A torch dtype from its name in `DTYPES` (or the dtype itself); ValueError naming the choices."""
+    if isinstance(dtype, torch.dtype) and dtype in DTYPES.values():
+        return dtype
+    if isinstance(dtype, str) and dtype in DTYPES:
+        return DTYPES[dtype]
+    raise ValueError(f"dtype={dtype!r}: choose one of {', '.join(DTYPES)}")
+
+
 # A model folder: what stage 2 exports and `generate` loads.
 MODEL_GPT, MODEL_TOKENIZER = "gpt", "tokenizer"
 
@@ -81,12 +94,16 @@ class VideoGenerator:
         self.forward = StaticForward(gpt)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, tokenizer: Any = None,
-                        device: str | torch.device = "cpu") -> "VideoGenerator":
+    def from_pretrained(cls, path: str | Path, tokenizer: Any = None, device: str | torch.device = "cpu",
+                        dtype: str | torch.dtype = "float32") -> "VideoGenerator":
         """Load a model folder (``gpt/`` + ``tokenizer/``, as stage 2 writes) or a VidGPT folder plus a tokenizer.
 
-        ValueError if the tokenizer is not the one the GPT was trained on.
+        dtype: the GPT's weights and KV cache ("float32", "bfloat16", "float16"): half precision halves
+        their memory traffic, which is what a decoding step is bound by on a GPU; on CPUs without bf16
+        units it is slower. Sampling runs in float32 either way. ValueError if the tokenizer is not the
+        one the GPT was trained on.
         """
+        dtype = gpt_dtype(dtype)
         path = Path(path).expanduser()
         if not path.is_dir():
             raise FileNotFoundError(f"model folder not found: {path}")
@@ -94,7 +111,7 @@ class VideoGenerator:
             if not (path / MODEL_TOKENIZER).is_dir():
                 raise FileNotFoundError(f"{path} has no {MODEL_TOKENIZER}/ folder: pass tokenizer= or a model folder")
             tokenizer = VideoTokenizer.from_pretrained(path / MODEL_TOKENIZER).to(device).eval()
-        return cls(VidGPT.from_pretrained(gpt_folder(path), map_location=device), tokenizer)
+        return cls(VidGPT.from_pretrained(gpt_folder(path), map_location=device).to(dtype), tokenizer)
 
     # ------------------------------------------------------------------ geometry
     def _size(self, given: torch.Tensor | None) -> tuple[int, int]:

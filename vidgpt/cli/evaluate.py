@@ -19,7 +19,7 @@ def evaluate(cfg: DictConfig) -> dict:
     if cfg.folder:
         results = {"videos": evaluate_folder(cfg.folder, cfg.manifest)}
     else:
-        generator = VideoGenerator.from_pretrained(model_folder(cfg.model), device=cfg.device)
+        generator = VideoGenerator.from_pretrained(model_folder(cfg.model), device=cfg.device, dtype=cfg.dtype)
         schedules = [
             dict(schedule=s, window=cfg.window, frame_overlap=cfg.frame_overlap, cfg_scale=cfg.cfg_scale,
                  temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p, frames=cfg.frames)

@@ -41,7 +41,7 @@ def generate(cfg: DictConfig) -> list[dict]:
     )
     given_frames = number(cfg, "given_frames", minimum=1)
     prompts = read_prompts_file(cfg.prompts_file, cfg.max_prompt_chars) if cfg.prompts_file else [str(cfg.prompt)]
-    generator = VideoGenerator.from_pretrained(model_folder(cfg.model), device=cfg.device)
+    generator = VideoGenerator.from_pretrained(model_folder(cfg.model), device=cfg.device, dtype=cfg.dtype)
     size = int((generator.gpt.config.tokenizer or {}).get("height", 64))
     image = load_first_frames(cfg.image, size) if cfg.image else None
     video = load_first_frames(cfg.video, size, frames=given_frames) if cfg.video else None

@@ -120,7 +120,8 @@ def _run(gpt: VidGPT, prompt_ids: torch.Tensor, schedule: Sequence[Sequence[int]
             logits = forward(cache, seq.index_select(1, steps.sources[j]), slots, step.kv_len, mask, is_causal, rows)
             if step.produce:
                 if guided:
-                    logits = guide(logits[:batch], logits[batch:], cfg_scale)
+                    # in float32: a half-precision model's logits would lose bits to the scaled difference
+                    logits = guide(logits[:batch].float(), logits[batch:].float(), cfg_scale)
                 codes = sample(logits, temperature, top_k, top_p, generator)
                 ids = codes + offset
                 seq.index_copy_(1, steps.produce[j], ids if copies == 1 else ids.repeat(copies, 1))
