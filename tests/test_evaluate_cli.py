@@ -28,7 +28,8 @@ def test_evaluate_model_writes_report_and_compares_schedules(tiny_model_dir, tmp
     # the report says how its videos were sampled: a figure without its temperature is not reproducible
     assert report["compare"][diagonal]["decoding"] == {
         "schedule": "diagonal", "window": cfg.window, "frame_overlap": cfg.frame_overlap, "cfg_scale": cfg.cfg_scale,
-        "temperature": cfg.temperature, "top_k": cfg.top_k, "top_p": None, "frames": None, "seed": cfg.seed}
+        "temperature": cfg.temperature, "top_k": cfg.top_k, "top_p": None, "frames": None, "seed": cfg.seed,
+        "dtype": "float32"}
     assert f"temperature {cfg.temperature}" in markdown
     tokenizer_rows = report["tokenizer"]
     assert [r["split"] for r in tokenizer_rows][-1] == "all splits" and all(r["clips"] > 0 for r in tokenizer_rows)

@@ -125,6 +125,10 @@ class VidGPT(nn.Module):
     def device(self) -> torch.device:
         return self.llama.lm_head.weight.device
 
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.llama.lm_head.weight.dtype
+
     def code_head(self) -> torch.Tensor:
         """The output-head rows of the codebook tokens: (codebook_size, hidden)."""
         return self.llama.lm_head.weight[self.config.code_offset:]
