@@ -424,7 +424,8 @@ def test_stream_with_a_real_tokenizer_decodes_each_latent_frame_once(tiny_model_
         full = gen.generate(CAPTIONS[:2], **kw)
     calls = []
     decoder_forward = gen.tokenizer.decoder.forward
-    monkeypatch.setattr(gen.tokenizer.decoder, "forward", lambda z, **k: calls.append(z.shape[2]) or decoder_forward(z, **k))
+    monkeypatch.setattr(gen.tokenizer.decoder, "forward",
+                        lambda z, **k: calls.append(z.shape[2]) or decoder_forward(z, **k))
     with pytest.warns(UserWarning, match="sliding window"):
         chunks = list(gen.generate(CAPTIONS[:2], stream=True, **kw))
     assert calls == [1, 1, 1, 1]  # each latent frame once, not the codes so far each time

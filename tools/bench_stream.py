@@ -26,7 +26,7 @@ import torch
 from bench_decode import PROMPT, best_times
 from vidgpt.decode.threads import num_threads
 from vidgpt.evaluate import decoding_label
-from vidgpt.generator import VideoGenerator
+from vidgpt.generator import VideoGenerator, gpt_dtype
 from vidgpt.model import PromptTokenizer, VidGPT, tokenizer_identity
 from vidgpt.samples import SampleOptions
 from vidtok.model import TokenizerConfig, VideoTokenizer
@@ -40,15 +40,16 @@ SETTINGS = ({"schedule": "raster"}, {"schedule": "diagonal", "window": 2, "frame
 SAMPLING = {k: getattr(SampleOptions(), k) for k in ("cfg_scale", "top_k", "temperature")}  # vidgpt-generate's
 
 
-def demo_generator(size: int, frames: int = FRAMES) -> VideoGenerator:
-    """Random-weight default tokenizer + demo GPT on its latent grid for `frames` x `size` x `size` clips."""
+def demo_generator(size: int, frames: int = FRAMES, device: str = "cpu", dtype: str = "float32") -> VideoGenerator:
+    """Random-weight default tokenizer + demo GPT (in `dtype`) on its latent grid for `frames` x `size` x `size`
+    clips, on `device`."""
     torch.manual_seed(0)
     tokenizer = VideoTokenizer(TokenizerConfig()).eval()
     grid = tuple(int(v) for v in tokenizer.latent_shape(frames, size, size))
     prompt = PromptTokenizer.fit([PROMPT] * 4, vocab_size=300)
     gpt = VidGPT.build(prompt, grid, tokenizer.codebook_size, prompt_length=16, preset="demo",
                        tokenizer=tokenizer_identity(tokenizer, frames, size, size)).eval()
-    return VideoGenerator(gpt, tokenizer)
+    return VideoGenerator(gpt.to(device, gpt_dtype(dtype)), tokenizer.to(device))
 
 
 def _stream(gen: VideoGenerator, setting: dict, decode: bool, fastest: dict,
@@ -61,6 +62,8 @@ def _stream(gen: VideoGenerator, setting: dict, decode: bool, fastest: dict,
             arrivals = []  # (seconds, index of the first pixel frame this latent frame brings)
             shown = 0
             for latent in gen.generate(PROMPT, stream=True, decode=decode, seed=0, **setting, **SAMPLING):
+                if latent.codes.is_cuda:
+                    torch.cuda.synchronize()  # the codes exist when the device has computed them
                 arrivals.append((time.perf_counter() - start, shown))
                 shown += 0 if latent.frames is None else latent.frames.shape[1]
             cpu = time.process_time() - cpu
@@ -75,12 +78,15 @@ def buffer_seconds(arrivals: list[tuple[float, int]], fps: float = PLAYBACK_FPS)
     return max(0.0, *(t - first / fps for t, first in arrivals))
 
 
-def run(repeats: int = 2, threads: tuple[int | None, ...] = (1, None), sizes: tuple[int, ...] = SIZES) -> list[dict]:
-    """Rows per size, thread setting (1, or None: torch's default, the GPT steps choosing by timing) and
-    decoding setting."""
+def run(repeats: int = 2, threads: tuple[int | None, ...] = (1, None), sizes: tuple[int, ...] = SIZES,
+        device: str = "cpu", dtype: str = "float32") -> list[dict]:
+    """Rows per size, thread setting (1, or None: torch's default, the GPT steps choosing by timing; on a
+    GPU only None) and decoding setting."""
     rows = []
+    if device != "cpu":
+        threads = (None,)
     for size in sizes:
-        gen = demo_generator(size)
+        gen = demo_generator(size, device=device, dtype=dtype)
         fastest: dict[str, dict] = {}
         fns = {}
         for n in threads:
@@ -96,7 +102,7 @@ def run(repeats: int = 2, threads: tuple[int | None, ...] = (1, None), sizes: tu
                 full, codes = fastest[f"{n} {decoding_label(s)} pixels"], fastest[f"{n} {decoding_label(s)} codes"]
                 fps, cpu_fps = full["frames"] / full["seconds"], full["frames"] / full["cpu_seconds"]
                 rows.append(dict(bench="stream", size=f"{size}x{size}", grid="x".join(map(str, gen.gpt.config.grid)),
-                                 threads=n or f"auto (<= {torch.get_num_threads()})",
+                                 threads=n or f"auto (<= {torch.get_num_threads()})", device=device, dtype=dtype,
                                  method=decoding_label(s), frames_per_s=round(fps, 2),
                                  x_playback=round(fps / PLAYBACK_FPS, 2), cpu_frames_per_s=round(cpu_fps, 2),
                                  x_playback_cpu=round(cpu_fps / PLAYBACK_FPS, 2),
@@ -115,5 +121,8 @@ if __name__ == "__main__":
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 0],
                         help="thread settings to compare: torch CPU threads, 0 = torch's default with the automatic choice")
+    parser.add_argument("--device", default="cpu", help="e.g. cuda: the GPT and the tokenizer there")
+    parser.add_argument("--dtype", default="float32", help="the GPT's: float32, bfloat16 or float16")
     args = parser.parse_args()
-    print(format_table(run(args.repeats, tuple(n or None for n in args.threads))))
+    threads = tuple(n or None for n in args.threads)
+    print(format_table(run(args.repeats, threads, device=args.device, dtype=args.dtype)))

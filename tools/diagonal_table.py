@@ -33,7 +33,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from vidgpt.decode import StaticForward, decode, make_schedule  # noqa: E402
 from vidgpt.evaluate import EVAL_SPLITS, decoding_label, evaluate_generator  # noqa: E402
-from vidgpt.generator import VideoGenerator  # noqa: E402
+from vidgpt.generator import VideoGenerator, gpt_dtype  # noqa: E402
 from vidgpt.model import VidGPT  # noqa: E402
 from vidgpt.samples import SampleOptions  # noqa: E402
 from vidtok.eval.report import write_json  # noqa: E402
@@ -171,6 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads while timing")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="float32", help="the GPTs': float32, bfloat16 or float16 (e.g. on a GPU)")
     parser.add_argument("--settings", default="",
                         help="comma-separated subset, e.g. 'raster,w=1,w=2,w=1 no-overlap' ('' = all; raster always runs)")
     args = parser.parse_args(argv)
@@ -180,7 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         extra_grids = [parse_grid(g) for g in args.speed_grids.split(",") if g.strip()]
         names = [Path(m).name for m in args.model]
         names = names if len(set(names)) == len(names) else list(args.model)
-        generators = {n: VideoGenerator.from_pretrained(m, device=args.device) for n, m in zip(names, args.model)}
+        generators = {n: VideoGenerator.from_pretrained(m, device=args.device, dtype=args.dtype)
+                      for n, m in zip(names, args.model)}
     except (FileNotFoundError, ValueError) as e:
         parser.error(str(e))
     sampling = {"cfg_scale": args.cfg_scale, "top_k": args.top_k, "temperature": args.temperature}
@@ -209,8 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
         for grid in extra_grids:
             if grid not in model_grids:
-                rows += model_rows("random demo", demo_model(grid).to(args.device), chosen, sampling, args.repeats,
-                                   None)
+                gpt = demo_model(grid).to(args.device, gpt_dtype(args.dtype))
+                rows += model_rows("random demo", gpt, chosen, sampling, args.repeats, None)
     finally:
         torch.set_num_threads(before)
     out = Path(args.out)
@@ -219,10 +221,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     notes = (f"{args.clips} clips per split and setting, seed {args.seed}, cfg_scale {args.cfg_scale}, "
              f"top_k {args.top_k}, temperature {args.temperature}; speed: batch 1, codes only (no pixel "
              f"decoding), {args.threads} thread(s), best of {args.repeats} interleaved rounds, "
-             f"on {args.device}; accuracy = all attributes read back from the pixels.")
+             f"on {args.device} in {args.dtype}; accuracy = all attributes read back from the pixels.")
     (out / "table.md").write_text(f"# Diagonal decoding against raster\n\n{notes}\n\n{table}\n", encoding="utf-8")
     write_json({"settings": chosen, "sampling": sampling, "clips": args.clips, "seed": args.seed,
                 "repeats": args.repeats, "threads": args.threads, "device": args.device,
+                "dtype": args.dtype,
                 "models": {name: str(m) for name, m in zip(generators, args.model)}, "rows": rows},
                out / "table.json")
     plot(rows, out / "accuracy_vs_speedup.png")
