@@ -367,6 +367,7 @@ def test_thread_chooser_starting_with_one_thread_still_tries_more():
 def test_thread_chooser_with_one_core_never_tries_more():
     chooser = ThreadChooser(1, clock=_Clock())
     assert _run_steps(chooser, chooser.clock, {1: 0.1}, 10) == [1] * 10
+    assert chooser.trial is None and chooser.typical == float("inf")  # nothing to time
 
 
 def test_fully_given_codes_are_returned_as_they_are(model):

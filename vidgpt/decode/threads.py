@@ -95,9 +95,11 @@ class ThreadChooser:
 
     def record(self, seconds: float) -> None:
         """The wall-clock seconds of the step just run with `threads()` threads."""
+        if self.counts[0] == 1:
+            return
         if self.trial is None:
             if seconds > self.SLOW * self.typical:
-                self.next_trial = float("-inf")  # a competitor appeared, or left: decide again now
+                self.next_trial = float("-inf")  # most likely a competitor took a core: decide again now
             else:
                 self.typical += 0.1 * (seconds - self.typical)
             return
