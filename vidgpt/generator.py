@@ -261,7 +261,6 @@ class VideoGenerator:
             codes.append(frame_codes)
             n = counts[f + 1] - counts[f]
             if stream is not None:
-                with torch.no_grad():
-                    return to_uint8(stream(frame_codes[:, None])[:, :, :n])
+                return to_uint8(stream(frame_codes[:, None])[:, :, :n])
             return self._decode(torch.stack(codes, dim=1), counts[f + 1])[:, counts[f]:]
         return decode

@@ -6,8 +6,8 @@ Classifier-free guidance doubles the batch: rows [0, B) carry the prompts, rows 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 import time
+from collections.abc import Iterator, Sequence
 from itertools import accumulate
 
 import torch
