@@ -25,7 +25,7 @@ def test_generate_writes_playable_mp4_gif_png_and_manifest(tiny_model_dir, tmp_p
     assert lines == records
     for r in records:
         assert r["prompt"] == "a small red circle moves up quickly" and r["schedule"] == "raster"
-        assert r["seconds"] > 0 and r["cfg_scale"] == 2.0
+        assert r["seconds"] > 0 and r["cfg_scale"] == 2.0 and r["dtype"] == "float32"
         mp4, gif, png = (out / f for f in r["files"])
         assert mp4.suffix == ".mp4" and gif.suffix == ".gif" and png.suffix == ".png"
         video = read_video(mp4)

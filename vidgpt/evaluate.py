@@ -79,7 +79,7 @@ def evaluate_generator(
         items, speed = generate_split_videos(generator, splits, per_split, options, batch_size, seed, progress)
         result = evaluate_videos(items, size=(generator.gpt.config.tokenizer or {}).get("height", 64))
         # a report says how its videos were sampled, and in which precision
-        result["decoding"] = {**options, "seed": seed, "dtype": str(generator.gpt.dtype).removeprefix("torch.")}
+        result["decoding"] = {**options, "seed": seed, "dtype": generator.dtype_name}
         result["speed"] = speed
         if frechet:
             result["frechet"] = frechet_to_real([v for v, _, _ in items], i3d_path)

@@ -113,6 +113,11 @@ class VideoGenerator:
             tokenizer = VideoTokenizer.from_pretrained(path / MODEL_TOKENIZER).to(device).eval()
         return cls(VidGPT.from_pretrained(gpt_folder(path), map_location=device).to(dtype), tokenizer)
 
+    @property
+    def dtype_name(self) -> str:
+        """The GPT's dtype as `from_pretrained(dtype=)` names it, e.g. "float32" (recorded with samples)."""
+        return str(self.gpt.dtype).removeprefix("torch.")
+
     # ------------------------------------------------------------------ geometry
     def _size(self, given: torch.Tensor | None) -> tuple[int, int]:
         ident = self.gpt.config.tokenizer or {}

@@ -154,6 +154,7 @@ def generate_samples(
                     record = dict(prompt=prompt, seed=sample_seed, file=files[0].name,
                                   files=[f.name for f in files], seconds=round(seconds, 3), **_settings(options))
                     record["frames"] = int(frames.shape[0])
+                    record["dtype"] = generator.dtype_name
                     manifest.write(json.dumps(record) + "\n")
                     manifest.flush()
                     records.append(record)
