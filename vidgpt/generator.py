@@ -258,14 +258,14 @@ class VideoGenerator:
         """codes (B, h, w) of latent frame f, f = 0, 1, ... in turn -> its pixel frames (B, n, H, W, 3) uint8.
         Decodes each latent frame once where the tokenizer has `decode_stream`, else (a duck-typed
         tokenizer with only `decode`) decodes all codes so far each time."""
+        if hasattr(self.tokenizer, "decode_stream"):
+            stream = self.tokenizer.decode_stream()
+            lengths = iter([b - a for a, b in zip(counts, counts[1:])])  # pixel frames per latent frame
+            return lambda frame_codes: to_uint8(stream(frame_codes[:, None])[:, :, :next(lengths)])
         codes: list[torch.Tensor] = []
-        stream = self.tokenizer.decode_stream() if hasattr(self.tokenizer, "decode_stream") else None
 
-        def decode(frame_codes: torch.Tensor) -> np.ndarray:
-            f = len(codes)
+        def redecode(frame_codes: torch.Tensor) -> np.ndarray:
             codes.append(frame_codes)
-            n = counts[f + 1] - counts[f]
-            if stream is not None:
-                return to_uint8(stream(frame_codes[:, None])[:, :, :n])
+            f = len(codes) - 1
             return self._decode(torch.stack(codes, dim=1), counts[f + 1])[:, counts[f]:]
-        return decode
+        return redecode

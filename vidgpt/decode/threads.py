@@ -91,7 +91,7 @@ class ThreadChooser:
             self.trial = []
         if self.trial is not None:
             return self.counts[self.TRIAL[len(self.trial)]]
-        return self.counts[self.choice]
+        return self.chosen
 
     def record(self, seconds: float) -> None:
         """The wall-clock seconds of the step just run with `threads()` threads."""
