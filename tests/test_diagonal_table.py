@@ -23,7 +23,7 @@ def test_table_covers_every_setting_on_both_grids(tool, tiny_model_dir, tmp_path
                       "--batch-size", "6", "--out", str(out)]) == 0
     table = json.loads((out / "table.json").read_text())
     labels = [tool.decoding_label(s) for s in tool.settings()]
-    assert len(set(labels)) == len(labels) == 8  # raster, 3 windows x overlap on/off, keep-standins
+    assert len(set(labels)) == len(labels) == 10  # raster, 3 windows x overlap on/off, fw=2 and 4, keep-standins
     model = [r for r in table["rows"] if r["model"] == tiny_model_dir.name]
     random = [r for r in table["rows"] if r["model"] == "random demo"]
     assert [r["setting"] for r in model] == labels and [r["setting"] for r in random] == labels
@@ -36,6 +36,8 @@ def test_table_covers_every_setting_on_both_grids(tool, tiny_model_dir, tmp_path
     w1 = next(r for r in model if r["setting"] == "diagonal w=1")
     assert raster["speedup"] == 1.0 and raster["forward_steps"] == 3 * 4 * 4 + 1
     assert w1["forward_steps"] == (3 * 4 - 1) * 1 + 4 + 1  # (t*h - 1) * window + w, + the prefill
+    fw2 = next(r for r in model if r["setting"] == "diagonal w=1 fw=2")
+    assert fw2["forward_steps"] == 2 * (3 + 2) + 3 + 4 + 1  # (t-1) * ((h-1) * window + fw) + (h-1) * window + w, + 1
     markdown = (out / "table.md").read_text()
     assert all(label in markdown for label in labels) and "n/a" in markdown
     assert (out / "accuracy_vs_speedup.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -5,6 +5,7 @@ import json
 from hydra import compose, initialize_config_module
 
 from vidgpt.cli.evaluate import evaluate
+from vidgpt.evaluate import decoding_label
 
 
 def test_evaluate_model_writes_report_and_compares_schedules(tiny_model_dir, tmp_path):
@@ -14,7 +15,9 @@ def test_evaluate_model_writes_report_and_compares_schedules(tiny_model_dir, tmp
                                              "tokenizer_clips=2"])
     results = evaluate(cfg)
     # labelled with the configured window and overlap (vidgpt-generate's defaults)
-    diagonal = f"diagonal w={cfg.window}" + ("" if cfg.frame_overlap else " no-overlap")
+    diagonal = decoding_label(dict(schedule="diagonal", window=cfg.window, frame_overlap=cfg.frame_overlap,
+                                   frame_window=cfg.frame_window))
+    assert diagonal == "diagonal w=1 fw=4"  # the shipped defaults, labelled as tables name them
     assert set(results) == {"raster", diagonal}
     for result in results.values():
         assert result["judged"] + sum(result["skipped"].values()) == 9  # nothing silently dropped
@@ -27,7 +30,8 @@ def test_evaluate_model_writes_report_and_compares_schedules(tiny_model_dir, tmp
     assert diagonal in markdown and "## Tokenizer reconstructions" in markdown
     # the report says how its videos were sampled: a figure without its temperature is not reproducible
     assert report["compare"][diagonal]["decoding"] == {
-        "schedule": "diagonal", "window": cfg.window, "frame_overlap": cfg.frame_overlap, "cfg_scale": cfg.cfg_scale,
+        "schedule": "diagonal", "window": cfg.window, "frame_overlap": cfg.frame_overlap,
+        "frame_window": cfg.frame_window, "cfg_scale": cfg.cfg_scale,
         "temperature": cfg.temperature, "top_k": cfg.top_k, "top_p": None, "frames": None, "seed": cfg.seed,
         "dtype": "float32"}
     assert f"temperature {cfg.temperature}" in markdown

@@ -84,7 +84,7 @@ def test_decoding_defaults_agree_between_the_configs_and_sample_options():
     from vidgpt.samples import SampleOptions
 
     defaults = asdict(SampleOptions())
-    keys = ("window", "frame_overlap", "cfg_scale", "temperature", "top_k", "top_p")
+    keys = ("window", "frame_overlap", "frame_window", "cfg_scale", "temperature", "top_k", "top_p")
     gen = _cfg()
     with initialize_config_module("vidgpt.conf", version_base=None):
         ev = compose("evaluate")

@@ -27,6 +27,31 @@ def test_diagonal_produces_every_position_once_in_the_documented_number_of_steps
     assert len(sched) == expected
 
 
+@pytest.mark.parametrize("grid", [(1, 1, 1), (2, 3, 4), (3, 5, 2), (5, 8, 8)])
+@pytest.mark.parametrize("window", [1, 2, 100])
+@pytest.mark.parametrize("frame_window", [1, 2, 3, 4, 100])
+def test_frame_window_spans_overlap_to_no_overlap(grid, window, frame_window):
+    t, h, w = grid
+    sched = diagonal_schedule(t, h, w, window, True, frame_window)
+    assert _positions(sched) == list(range(t * h * w))
+    win, fw = min(window, w), min(frame_window, w)
+    assert len(sched) == (t - 1) * ((h - 1) * win + fw) + (h - 1) * win + w  # the docstring's count
+    if fw == win:  # the previous frame's last row has as many tokens as any row waits for: plain overlap
+        assert sched == diagonal_schedule(t, h, w, window, True)
+    if fw == w:  # the previous frame's last row is complete: no overlap
+        assert sched == diagonal_schedule(t, h, w, window, False)
+    assert diagonal_schedule(t, h, w, window, False, frame_window) == diagonal_schedule(t, h, w, window, False)
+
+
+def test_frame_window_starts_the_next_frame_once_the_last_row_has_that_many_tokens():
+    t, h, w = 2, 3, 6
+    k = step_of(diagonal_schedule(t, h, w, 1, True, frame_window=4), t * h * w)
+    last_row = [(h - 1) * w + c for c in range(w)]
+    assert k[h * w] == k[last_row[3]] + 1  # frame 1 starts the step after the 4th token of frame 0's last row
+    assert k[h * w] < k[last_row[-1]]  # ... before that row is done
+    assert k[h * w + w] == k[h * w] + 1  # inside a frame rows still follow `window`
+
+
 def test_raster_and_full_window_diagonal_are_one_token_per_step_in_order():
     assert raster_schedule(2, 2, 3) == [[i] for i in range(12)]
     for overlap in (True, False):
@@ -55,6 +80,8 @@ def test_window_two_waits_for_two_tokens():
 def test_schedule_errors_are_clear():
     with pytest.raises(ValueError, match="window"):
         diagonal_schedule(1, 2, 2, window=0)
+    with pytest.raises(ValueError, match="frame_window must be >= 1"):
+        make_schedule("diagonal", 2, 2, 2, frame_window=0)
     with pytest.raises(ValueError, match="unknown schedule"):
         make_schedule("zigzag", 1, 2, 2)
     with pytest.raises(ValueError, match="twice"):
@@ -132,7 +159,8 @@ def _cases(draw):
         sched = [[p for p in range(n) if labels[p] == k] for k in range(n + 1)]
         sched = [s for s in sched if s]
     else:
-        sched = make_schedule(kind, t, h, w, draw(st.integers(1, 7)), draw(st.booleans()))
+        sched = make_schedule(kind, t, h, w, draw(st.integers(1, 7)), draw(st.booleans()),
+                              draw(st.none() | st.integers(1, 6)))
     known = draw(st.integers(0, t - 1)) * h * w
     return (t, h, w), sched, draw(st.integers(1, 3)), known, draw(st.booleans())
 

@@ -17,10 +17,16 @@ from collections.abc import Callable
 import torch
 
 from vidgpt.decode import StaticForward, decode, make_schedule
+from vidgpt.evaluate import decoding_label
 from vidgpt.model import PromptTokenizer, VidGPT
+from vidgpt.samples import SampleOptions
 
 PROMPT = "a large blue triangle moves right slowly"
 GRIDS = ((5, 8, 8), (5, 16, 16))
+_DEFAULT = SampleOptions()  # vidgpt-generate's decoding
+# diagonal settings timed against raster: windows 1/2/4 with and without frame overlap, then the default
+DIAGONALS = tuple({"window": w, "frame_overlap": o} for o in (True, False) for w in (1, 2, 4)) + (
+    {"window": _DEFAULT.window, "frame_overlap": _DEFAULT.frame_overlap, "frame_window": _DEFAULT.frame_window},)
 
 
 def demo_model(grid: tuple[int, int, int], codebook_size: int = 1000) -> VidGPT:
@@ -50,22 +56,21 @@ def best_times(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, 
 
 def _grid_rows(grid: tuple[int, int, int], repeats: int, with_hf: bool, batch: int = 1,
                cfg_scale: float = 1.0, threads: int | None = None,
-               configs: tuple[tuple[int, bool], ...] | None = None) -> list[dict]:
+               configs: tuple[dict, ...] | None = None) -> list[dict]:
     gpt = demo_model(grid)
     prompt = gpt.encode_prompts([PROMPT] * batch)
     null = gpt.null_prompts(1) if cfg_scale != 1.0 else None
     n = gpt.config.num_codes
     name = "x".join(map(str, grid))
-    configs = configs if configs is not None else tuple((w, o) for o in (True, False) for w in (1, 2, 4))
+    configs = configs if configs is not None else DIAGONALS
 
     def ours(schedule: list[list[int]]) -> Callable[[], torch.Tensor]:
         return lambda: decode(gpt, prompt, schedule, top_k=100, generator=torch.Generator().manual_seed(0),
                               null_prompt_ids=null, cfg_scale=cfg_scale, threads=threads)
 
     schedules = {"raster": make_schedule("raster", *grid)}
-    for window, overlap in configs:
-        schedules[f"diagonal window={window} overlap={'on' if overlap else 'off'}"] = make_schedule(
-            "diagonal", *grid, window=window, frame_overlap=overlap)
+    for options in configs:
+        schedules[decoding_label({"schedule": "diagonal", **options})] = make_schedule("diagonal", *grid, **options)
     fns: dict[str, Callable[[], object]] = {k: ours(s) for k, s in schedules.items()}
     if with_hf:
         fns["hf"] = lambda: _hf_generate(gpt, prompt, n)
@@ -98,7 +103,7 @@ def thread_rows(grid: tuple[int, int, int] = (5, 8, 8), repeats: int = 1) -> lis
     rows = []
     for batch, cfg_scale in ((1, 1.0), (8, 3.0)):
         for threads in (1, 2):
-            for r in _grid_rows(grid, repeats, False, batch, cfg_scale, threads, configs=((2, True),)):
+            for r in _grid_rows(grid, repeats, False, batch, cfg_scale, threads, configs=({"window": 2},)):
                 rows.append(dict(r, method=f"{r['method']} batch={batch} cfg={cfg_scale} threads={threads}"))
     return rows
 
@@ -141,7 +146,7 @@ def ceiling_rows(grid: tuple[int, int, int] = (5, 16, 16), window: int = 1, repe
 def run(quick: bool = False, threads: int | None = 1, repeats: int | None = None,
         grids: tuple[tuple[int, int, int], ...] = GRIDS, threads_table: bool = False) -> list[dict]:
     """Rows: raster ours vs HF generate() (first grid), then diagonal windows 1/2/4 with and without
-    frame overlap against our raster, per grid. `threads`: torch CPU threads (None = leave as is);
+    frame overlap, and the generate default (w=1, frame_window 4), against our raster, per grid. `threads`: torch CPU threads (None = leave as is);
     quick: one repeat instead of two (about 1 minute instead of 2 on a loaded 2-core machine);
     threads_table: also 1 vs 2 threads, batch 1 and 8 with CFG (slow where cores are busy)."""
     repeats = repeats or (1 if quick else 2)

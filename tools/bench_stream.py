@@ -36,7 +36,9 @@ FRAMES = 17
 SIZES = (64, 128)
 SETTINGS = ({"schedule": "raster"}, {"schedule": "diagonal", "window": 2, "frame_overlap": True},
             {"schedule": "diagonal", "window": 1, "frame_overlap": True},
-            {"schedule": "diagonal", "window": 1, "frame_overlap": False})  # the last: the generate default
+            {"schedule": "diagonal", "window": 1, "frame_overlap": False},
+            {k: getattr(SampleOptions(), k) for k in ("schedule", "window", "frame_overlap", "frame_window")})
+# ^ the last: vidgpt-generate's default
 SAMPLING = {k: getattr(SampleOptions(), k) for k in ("cfg_scale", "top_k", "temperature")}  # vidgpt-generate's
 
 

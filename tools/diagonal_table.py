@@ -1,7 +1,7 @@
 """Diagonal decoding against raster on trained models: speed and Shapes prompt following per setting.
 
-For each decoding setting (raster; diagonal window 1/2/4 with and without frame overlap; window 1 keeping
-its stand-ins instead of replacing them) this measures, on each `--model`:
+For each decoding setting (raster; diagonal window 1/2/4 with and without frame overlap; window 1 with
+frame_window 2 and 4, the latter the generate default; window 1 keeping its stand-ins instead of replacing them) this measures, on each `--model`:
 - forward steps, tokens/s and the speedup over raster, batch 1, timed in this process with the settings'
   repeats interleaved (best of `--repeats`, as tools/bench_decode.py does), codes only;
 - all-attributes accuracy on test-iid and both composition splits (vidgpt/evaluate.py), `--clips` videos
@@ -46,6 +46,7 @@ def settings() -> list[Setting]:
     """Raster first (the reference), then every diagonal setting, then window 1 without replacement."""
     out: list[Setting] = [{"schedule": "raster"}]
     out += [{"schedule": "diagonal", "window": w, "frame_overlap": o} for o in (True, False) for w in (1, 2, 4)]
+    out += [{"schedule": "diagonal", "window": 1, "frame_overlap": True, "frame_window": fw} for fw in (2, 4)]
     out.append({"schedule": "diagonal", "window": 1, "frame_overlap": True, "replace_standins": False})
     return out
 
@@ -57,6 +58,11 @@ def parse_grid(text: str) -> tuple[int, int, int]:
     return tuple(int(p) for p in parts)  # type: ignore[return-value]
 
 
+def schedule_of(s: Setting, grid: Sequence[int]) -> list[list[int]]:
+    return make_schedule(s["schedule"], *grid, window=s.get("window", 1), frame_overlap=s.get("frame_overlap", True),
+                         frame_window=s.get("frame_window"))
+
+
 def time_settings(gpt: VidGPT, chosen: Sequence[Setting], sampling: dict, repeats: int) -> dict[str, dict]:
     """{label: forward_steps, tokens_per_s, speedup over raster}, batch 1, codes only, interleaved repeats."""
     grid = gpt.config.grid
@@ -66,17 +72,15 @@ def time_settings(gpt: VidGPT, chosen: Sequence[Setting], sampling: dict, repeat
     forward = StaticForward(gpt)  # made once, as VideoGenerator does: the weight re-layout is no decoding cost
 
     def run(s: Setting) -> Callable[[], torch.Tensor]:
-        schedule = make_schedule(s["schedule"], *grid, window=s.get("window", 1),
-                                 frame_overlap=s.get("frame_overlap", True))
+        schedule = schedule_of(s, grid)
+        # .cpu(): on a GPU the time counts until the codes exist, not until the last kernel is queued
         return lambda: decode(gpt, prompt, schedule, null_prompt_ids=null, cfg_scale=cfg_scale,
                               temperature=sampling.get("temperature", 1.0), top_k=sampling.get("top_k"),
                               top_p=sampling.get("top_p"), replace_standins=s.get("replace_standins", True),
-                              generator=torch.Generator().manual_seed(0), forward=forward)
+                              generator=torch.Generator(gpt.device).manual_seed(0), forward=forward).cpu()
 
     fns = {decoding_label(s): run(s) for s in chosen}
-    steps = {decoding_label(s): len(make_schedule(s["schedule"], *grid, window=s.get("window", 1),
-                                         frame_overlap=s.get("frame_overlap", True))) + 1  # + the prefill
-             for s in chosen}
+    steps = {decoding_label(s): len(schedule_of(s, grid)) + 1 for s in chosen}  # + the prefill
     fns[min(steps, key=steps.get)]()  # warm-up (lazy inits of the first call) on the shortest setting
     best = best_times(fns, repeats)
     n = gpt.config.num_codes

@@ -19,13 +19,16 @@ EVAL_SPLITS = ("test-iid", "test-comp-shape-colour", "test-comp-colour-direction
 
 
 def decoding_label(options: dict[str, Any]) -> str:
-    """A decoding setting's name in tables and reports: "raster", "diagonal w=1", "diagonal w=1 no-overlap", ...
-    (unset options take VideoGenerator.generate's defaults)."""
+    """A decoding setting's name in tables and reports: "raster", "diagonal w=1", "diagonal w=1 no-overlap",
+    "diagonal w=1 fw=4" (frame_window 4), ... (unset options take VideoGenerator.generate's defaults)."""
     if options["schedule"] == "raster":
         return "raster"
-    name = f"diagonal w={options.get('window', 1)}"
+    window, frame_window = options.get("window", 1), options.get("frame_window")
+    name = f"diagonal w={window}"
     if not options.get("frame_overlap", True):
         name += " no-overlap"
+    elif frame_window is not None and frame_window != window:
+        name += f" fw={frame_window}"
     if not options.get("replace_standins", True):
         name += " keep-standins"
     return name

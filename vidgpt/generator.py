@@ -16,6 +16,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from vidtok.model import VideoTokenizer
 
 from .decode.forward import StaticForward
 from .decode.loop import decode_steps
-from .decode.schedules import make_schedule
+from .decode.schedules import Schedule, make_schedule
 from .model.gpt import VidGPT
 from .train.fingerprint import check_trained_on
 
@@ -142,8 +143,8 @@ class VideoGenerator:
 
     # ------------------------------------------------------------------ generation
     def generate(self, prompts: str | Sequence[str], frames: int | None = None, schedule: str = "raster",
-                 window: int = 1, frame_overlap: bool = True, cfg_scale: float = 1.0, temperature: float = 1.0,
-                 top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
+                 window: int = 1, frame_overlap: bool = True, frame_window: int | None = None, cfg_scale: float = 1.0,
+                 temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
                  image: Any = None, video: Any = None, stream: bool = False, replace_standins: bool = True,
                  decode: bool = True, threads: int | None = None) -> Generation | Iterator[LatentFrame]:
         """Generate one video per prompt.
@@ -151,7 +152,8 @@ class VideoGenerator:
         frames: pixel frames (default: the trained length). image (H, W, 3) / (B, H, W, 3) uint8: the
         first frame, encoded into the first latent frame. video (N, H, W, 3) / (B, N, H, W, 3) uint8:
         the first N frames, continued. stream: return an iterator of LatentFrame, each yielded as soon
-        as complete. decode=False skips the tokenizer decoder (codes only). threads: torch CPU threads
+        as complete. decode=False skips the tokenizer decoder (codes only). window, frame_overlap,
+        frame_window: the diagonal schedule's (vidgpt/decode/schedules.py). threads: torch CPU threads
         for the GPT steps (None: automatic, see vidgpt/decode/threads.py).
         """
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
@@ -191,7 +193,10 @@ class VideoGenerator:
             cfg_scale=cfg_scale, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator,
             replace_standins=replace_standins, threads=threads,
         )
-        latent_iter = self._latent_frames(latents, known, schedule, window, frame_overlap, options)
+        schedule_for = partial(make_schedule, schedule, window=window, frame_overlap=frame_overlap,
+                               frame_window=frame_window)
+        schedule_for(1, h, w)  # a bad option fails here, before any work
+        latent_iter = self._latent_frames(latents, known, schedule_for, options)
         if stream:
             return self._stream(latent_iter, counts, decode)
         codes = torch.empty(batch, latents, h, w, dtype=torch.long, device=device)
@@ -214,9 +219,10 @@ class VideoGenerator:
         with torch.no_grad():
             return self.tokenizer.encode(x).to(self.gpt.device).long()
 
-    def _latent_frames(self, latents: int, known: torch.Tensor | None, schedule: str, window: int,
-                       frame_overlap: bool, options: dict) -> Iterator[tuple[int, torch.Tensor]]:
-        """Yield (latent frame index, codes (B, h, w)) in order, each as soon as it is complete."""
+    def _latent_frames(self, latents: int, known: torch.Tensor | None, schedule_for: Callable[[int, int, int], Schedule],
+                       options: dict) -> Iterator[tuple[int, torch.Tensor]]:
+        """Yield (latent frame index, codes (B, h, w)) in order, each as soon as it is complete;
+        schedule_for(frames, h, w) gives each window's schedule."""
         t, h, w = self.gpt.config.grid
         prompt_ids = options.pop("prompt_ids")
         batch = prompt_ids.shape[0]
@@ -236,7 +242,7 @@ class VideoGenerator:
             left = [h * w] * frames_in  # codes still missing per frame of this window
             for k in range(done - lo):
                 left[k] = 0
-            sched = make_schedule(schedule, frames_in, h, w, window, frame_overlap)
+            sched = schedule_for(frames_in, h, w)
             steps = decode_steps(self.gpt, prompt_ids, sched, known=codes[:, lo:done], latent_frames=frames_in,
                                  forward=self.forward, **options)
             flat = codes.view(batch, -1)[:, lo * h * w: hi * h * w]  # a view: writes land in `codes`

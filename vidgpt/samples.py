@@ -35,7 +35,8 @@ class SampleOptions:
     frames: int | None = None
     schedule: str = "diagonal"
     window: int = 1
-    frame_overlap: bool = False
+    frame_overlap: bool = True
+    frame_window: int | None = 4
     cfg_scale: float = 3.0
     temperature: float = 0.4
     top_k: int | None = 100
@@ -44,7 +45,7 @@ class SampleOptions:
 
     def generate_kwargs(self) -> dict[str, Any]:
         return dict(frames=self.frames, schedule=self.schedule, window=self.window, frame_overlap=self.frame_overlap,
-                    cfg_scale=self.cfg_scale, temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
+                    frame_window=self.frame_window, cfg_scale=self.cfg_scale, temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
 
 
 def read_prompts_file(path: str | Path, max_chars: int = 300) -> list[str]:

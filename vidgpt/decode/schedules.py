@@ -24,34 +24,41 @@ def raster_schedule(t: int, h: int, w: int) -> Schedule:
     return [[i] for i in range(t * h * w)]
 
 
-def diagonal_schedule(t: int, h: int, w: int, window: int = 1, frame_overlap: bool = True) -> Schedule:
+def diagonal_schedule(t: int, h: int, w: int, window: int = 1, frame_overlap: bool = True,
+                      frame_window: int | None = None) -> Schedule:
     """Row r+1 starts once row r has `window` tokens; each row then advances one token per step.
 
-    window=1 gives anti-diagonals, window >= w gives raster order. With `frame_overlap` the rows are
-    numbered across frames (the video is one tall image), so a frame's first rows start before the
-    previous frame ends; without it each frame starts once the previous one is complete.
-    Steps: (t*h - 1) * window + w with overlap, t * ((h - 1) * window + w) without (window <= w).
+    window=1 gives anti-diagonals, window >= w gives raster order. With `frame_overlap` a frame's first
+    row starts once the previous frame's last row has `frame_window` tokens (default `window`: the rows
+    are numbered across frames as if the video were one tall image), so the next frame starts before the
+    current one ends; without it each frame starts once the previous one is complete (= frame_window w).
+    A larger frame_window lets the next frame's first rows see more of the previous frame, for a few more
+    steps: (t - 1) * ((h - 1) * window + frame_window) + (h - 1) * window + w (window, frame_window <= w).
     """
     _check_grid(t, h, w)
     if window < 1:
         raise ValueError(f"window must be >= 1, got {window}")
+    if frame_window is not None and frame_window < 1:
+        raise ValueError(f"frame_window must be >= 1 (or None: the window), got {frame_window}")
     window = min(window, w)
-    frame_steps = (h - 1) * window + w
+    lag = min(window if frame_window is None else frame_window, w) if frame_overlap else w
+    frame_steps = (h - 1) * window + lag  # from a frame's first step to the next frame's
     steps: dict[int, list[int]] = {}
     for f in range(t):
         for r in range(h):
-            start = (f * h + r) * window if frame_overlap else f * frame_steps + r * window
+            start = f * frame_steps + r * window
             for c in range(w):
                 steps.setdefault(start + c, []).append((f * h + r) * w + c)
     return [sorted(steps[k]) for k in sorted(steps)]
 
 
-def make_schedule(name: str, t: int, h: int, w: int, window: int = 1, frame_overlap: bool = True) -> Schedule:
+def make_schedule(name: str, t: int, h: int, w: int, window: int = 1, frame_overlap: bool = True,
+                  frame_window: int | None = None) -> Schedule:
     """Schedule by name: "raster" or "diagonal"."""
     if name == "raster":
         return raster_schedule(t, h, w)
     if name == "diagonal":
-        return diagonal_schedule(t, h, w, window, frame_overlap)
+        return diagonal_schedule(t, h, w, window, frame_overlap, frame_window)
     raise ValueError(f"unknown schedule {name!r}; choose 'raster' or 'diagonal'")
 
 

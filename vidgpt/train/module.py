@@ -8,7 +8,7 @@ Diagonal visibility (`diagonal_mask_prob` > 0): a diagonal schedule makes a code
 produced in the same step, although they precede it in raster order; a model trained only causally has never
 met that context, nor the stand-in decoding feeds the first code of a row in place of its unready predecessor.
 That share of batches is trained with `vidgpt.decode.plan.training_view` of the diagonal schedule
-(`diagonal_window`, `diagonal_frame_overlap`): exactly what each code's query sees at decoding time, stand-ins
+(`diagonal_window`, `diagonal_frame_overlap`, `diagonal_frame_window`): exactly what each code's query sees at decoding time, stand-ins
 included. The rest train causally, so the model stays a raster model too.
 """
 
@@ -65,6 +65,7 @@ class GPTModule(L.LightningModule):
         diagonal_mask_prob: float = 0.0,
         diagonal_window: int = 1,
         diagonal_frame_overlap: bool = True,
+        diagonal_frame_window: int | None = None,
         schedule_minutes: float | None = None,
     ) -> None:
         super().__init__()
@@ -76,6 +77,8 @@ class GPTModule(L.LightningModule):
             raise ValueError(f"schedule_minutes must be > 0 or null, got {schedule_minutes}")
         if diagonal_window < 1:
             raise ValueError(f"diagonal_window must be >= 1, got {diagonal_window}")
+        if diagonal_frame_window is not None and diagonal_frame_window < 1:
+            raise ValueError(f"diagonal_frame_window must be >= 1 or null, got {diagonal_frame_window}")
         self.save_hyperparameters(ignore=["model", "tokenizer"])
         self.model = model
         if tokenizer is not None:
@@ -107,7 +110,8 @@ class GPTModule(L.LightningModule):
         """What decoding with the configured diagonal schedule shows each query, built once per device."""
         if self._diagonal_view is None or self._diagonal_view.mask.device != self.device:
             cfg, hp = self.model.config, self.hparams
-            schedule = diagonal_schedule(*cfg.grid, window=hp.diagonal_window, frame_overlap=hp.diagonal_frame_overlap)
+            schedule = diagonal_schedule(*cfg.grid, window=hp.diagonal_window, frame_overlap=hp.diagonal_frame_overlap,
+                                         frame_window=hp.get("diagonal_frame_window"))
             self._diagonal_view = training_view(schedule, cfg.grid, cfg.prompt_length).to(self.device)
         return self._diagonal_view
 
