@@ -51,13 +51,15 @@ def test_raster_mask_gives_the_default_causal_loss(prompt):
     assert abs(diagonal.item() - default.item()) > 1e-4  # the diagonal mask does hide something
 
 
-@pytest.mark.parametrize("window,overlap", [(1, True), (2, True), (1, False)])
-def test_training_view_predicts_what_diagonal_decoding_predicts(prompt, window, overlap):
+@pytest.mark.parametrize("window,overlap,frame_window", [(1, True, None), (2, True, None), (1, False, None),
+                                                         (1, True, 2)])
+def test_training_view_predicts_what_diagonal_decoding_predicts(prompt, window, overlap, frame_window):
     # greedy decoding picks each code as the argmax of the engine's logits: teacher-forced on those codes,
     # the view must give the same argmax at every position, stand-in row starts included
     model = _model(prompt).double().eval()
-    module = GPTModule(model, diagonal_window=window, diagonal_frame_overlap=overlap).eval()
-    schedule = diagonal_schedule(*GRID, window=window, frame_overlap=overlap)
+    module = GPTModule(model, diagonal_window=window, diagonal_frame_overlap=overlap,
+                       diagonal_frame_window=frame_window).eval()
+    schedule = diagonal_schedule(*GRID, window=window, frame_overlap=overlap, frame_window=frame_window)
     prompts = model.encode_prompts([c.caption for c in split_combinations("train")[:3]])
     codes = decode(model, prompts, schedule, temperature=0)
     view = module.diagonal_view()
