@@ -146,7 +146,8 @@ def ceiling_rows(grid: tuple[int, int, int] = (5, 16, 16), window: int = 1, repe
 def run(quick: bool = False, threads: int | None = 1, repeats: int | None = None,
         grids: tuple[tuple[int, int, int], ...] = GRIDS, threads_table: bool = False) -> list[dict]:
     """Rows: raster ours vs HF generate() (first grid), then diagonal windows 1/2/4 with and without
-    frame overlap, and the generate default (w=1, frame_window 4), against our raster, per grid. `threads`: torch CPU threads (None = leave as is);
+    frame overlap, and the generate default (w=1, frame_window 4), against our raster, per grid.
+    `threads`: torch CPU threads (None = leave as is);
     quick: one repeat instead of two (about 1 minute instead of 2 on a loaded 2-core machine);
     threads_table: also 1 vs 2 threads, batch 1 and 8 with CFG (slow where cores are busy)."""
     repeats = repeats or (1 if quick else 2)

@@ -1,7 +1,8 @@
 """Diagonal decoding against raster on trained models: speed and Shapes prompt following per setting.
 
 For each decoding setting (raster; diagonal window 1/2/4 with and without frame overlap; window 1 with
-frame_window 2 and 4, the latter the generate default; window 1 keeping its stand-ins instead of replacing them) this measures, on each `--model`:
+frame_window 2 and 4, the latter the generate default; window 1 keeping its stand-ins instead of replacing
+them) this measures, on each `--model`:
 - forward steps, tokens/s and the speedup over raster, batch 1, timed in this process with the settings'
   repeats interleaved (best of `--repeats`, as tools/bench_decode.py does), codes only;
 - all-attributes accuracy on test-iid and both composition splits (vidgpt/evaluate.py), `--clips` videos

@@ -143,8 +143,9 @@ class VideoGenerator:
 
     # ------------------------------------------------------------------ generation
     def generate(self, prompts: str | Sequence[str], frames: int | None = None, schedule: str = "raster",
-                 window: int = 1, frame_overlap: bool = True, frame_window: int | None = None, cfg_scale: float = 1.0,
-                 temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
+                 window: int = 1, frame_overlap: bool = True, frame_window: int | None = None,
+                 cfg_scale: float = 1.0, temperature: float = 1.0, top_k: int | None = None,
+                 top_p: float | None = None, seed: int | None = None,
                  image: Any = None, video: Any = None, stream: bool = False, replace_standins: bool = True,
                  decode: bool = True, threads: int | None = None) -> Generation | Iterator[LatentFrame]:
         """Generate one video per prompt.
@@ -219,8 +220,8 @@ class VideoGenerator:
         with torch.no_grad():
             return self.tokenizer.encode(x).to(self.gpt.device).long()
 
-    def _latent_frames(self, latents: int, known: torch.Tensor | None, schedule_for: Callable[[int, int, int], Schedule],
-                       options: dict) -> Iterator[tuple[int, torch.Tensor]]:
+    def _latent_frames(self, latents: int, known: torch.Tensor | None,
+                       schedule_for: Callable[[int, int, int], Schedule], options: dict) -> Iterator[tuple[int, torch.Tensor]]:
         """Yield (latent frame index, codes (B, h, w)) in order, each as soon as it is complete;
         schedule_for(frames, h, w) gives each window's schedule."""
         t, h, w = self.gpt.config.grid

@@ -45,7 +45,8 @@ class SampleOptions:
 
     def generate_kwargs(self) -> dict[str, Any]:
         return dict(frames=self.frames, schedule=self.schedule, window=self.window, frame_overlap=self.frame_overlap,
-                    frame_window=self.frame_window, cfg_scale=self.cfg_scale, temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
+                    frame_window=self.frame_window, cfg_scale=self.cfg_scale, temperature=self.temperature,
+                    top_k=self.top_k, top_p=self.top_p)
 
 
 def read_prompts_file(path: str | Path, max_chars: int = 300) -> list[str]:

@@ -22,7 +22,8 @@ def evaluate(cfg: DictConfig) -> dict:
         generator = VideoGenerator.from_pretrained(model_folder(cfg.model), device=cfg.device, dtype=cfg.dtype)
         schedules = [
             dict(schedule=s, window=cfg.window, frame_overlap=cfg.frame_overlap, frame_window=cfg.frame_window,
-                 cfg_scale=cfg.cfg_scale, temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p, frames=cfg.frames)
+                 cfg_scale=cfg.cfg_scale, temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p,
+                 frames=cfg.frames)
             for s in cfg.schedules
         ]
         results = evaluate_generator(generator, list(cfg.splits), cfg.per_split, schedules, cfg.batch_size, cfg.seed,

@@ -8,8 +8,8 @@ Diagonal visibility (`diagonal_mask_prob` > 0): a diagonal schedule makes a code
 produced in the same step, although they precede it in raster order; a model trained only causally has never
 met that context, nor the stand-in decoding feeds the first code of a row in place of its unready predecessor.
 That share of batches is trained with `vidgpt.decode.plan.training_view` of the diagonal schedule
-(`diagonal_window`, `diagonal_frame_overlap`, `diagonal_frame_window`): exactly what each code's query sees at decoding time, stand-ins
-included. The rest train causally, so the model stays a raster model too.
+(`diagonal_window`, `diagonal_frame_overlap`, `diagonal_frame_window`): exactly what each code's query sees
+at decoding time, stand-ins included. The rest train causally, so the model stays a raster model too.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ class GPTModule(L.LightningModule):
         if self._diagonal_view is None or self._diagonal_view.mask.device != self.device:
             cfg, hp = self.model.config, self.hparams
             schedule = diagonal_schedule(*cfg.grid, window=hp.diagonal_window, frame_overlap=hp.diagonal_frame_overlap,
-                                         frame_window=hp.get("diagonal_frame_window"))
+                                         frame_window=hp.diagonal_frame_window)
             self._diagonal_view = training_view(schedule, cfg.grid, cfg.prompt_length).to(self.device)
         return self._diagonal_view
 
