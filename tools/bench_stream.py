@@ -26,7 +26,7 @@ import torch
 from bench_decode import PROMPT, best_times
 from vidgpt.decode.threads import num_threads
 from vidgpt.evaluate import decoding_label
-from vidgpt.generator import VideoGenerator, gpt_dtype
+from vidgpt.generator import GUIDANCE, VideoGenerator, gpt_dtype
 from vidgpt.model import PromptTokenizer, VidGPT, tokenizer_identity
 from vidgpt.samples import SampleOptions
 from vidtok.model import TokenizerConfig, VideoTokenizer
@@ -34,12 +34,18 @@ from vidtok.model import TokenizerConfig, VideoTokenizer
 PLAYBACK_FPS = 8
 FRAMES = 17
 SIZES = (64, 128)
-SETTINGS = ({"schedule": "raster"}, {"schedule": "diagonal", "window": 2, "frame_overlap": True},
-            {"schedule": "diagonal", "window": 1, "frame_overlap": True},
-            {"schedule": "diagonal", "window": 1, "frame_overlap": False},
-            {k: getattr(SampleOptions(), k) for k in ("schedule", "window", "frame_overlap", "frame_window")})
-# ^ the last: vidgpt-generate's default
-SAMPLING = {k: getattr(SampleOptions(), k) for k in ("cfg_scale", "top_k", "temperature")}  # vidgpt-generate's
+DEFAULT = {k: getattr(SampleOptions(), k) for k in ("schedule", "window", "frame_overlap", "frame_window")}
+SETTINGS = tuple(dict(s, cfg_scale=GUIDANCE) for s in (
+    {"schedule": "raster"}, {"schedule": "diagonal", "window": 2, "frame_overlap": True},
+    {"schedule": "diagonal", "window": 1, "frame_overlap": True},
+    {"schedule": "diagonal", "window": 1, "frame_overlap": False}, DEFAULT)) + (dict(DEFAULT, cfg_scale=1.0),)
+# ^ the last: vidgpt-generate's default for a guidance-distilled model (the shipped one)
+SAMPLING = {k: getattr(SampleOptions(), k) for k in ("top_k", "temperature")}  # vidgpt-generate's
+
+
+def label(setting: dict) -> str:
+    """decoding_label, plus "distilled" for a setting without guidance."""
+    return decoding_label(setting) + (" distilled" if setting["cfg_scale"] == 1.0 else "")
 
 
 def demo_generator(size: int, frames: int = FRAMES, device: str = "cpu", dtype: str = "float32") -> VideoGenerator:
@@ -94,18 +100,18 @@ def run(repeats: int = 2, threads: tuple[int | None, ...] = (1, None), sizes: tu
         for n in threads:
             for s in SETTINGS:
                 for what, decode in (("pixels", True), ("codes", False)):
-                    key = f"{n} {decoding_label(s)} {what}"
+                    key = f"{n} {label(s)} {what}"
                     fastest[key] = {}
                     fns[key] = _stream(gen, s, decode, fastest[key], n)
         _stream(gen, SETTINGS[-1], True, {})()  # warm-up: lazy inits of the first call
         best_times(fns, repeats)
         for n in threads:
             for s in SETTINGS:
-                full, codes = fastest[f"{n} {decoding_label(s)} pixels"], fastest[f"{n} {decoding_label(s)} codes"]
+                full, codes = fastest[f"{n} {label(s)} pixels"], fastest[f"{n} {label(s)} codes"]
                 fps, cpu_fps = full["frames"] / full["seconds"], full["frames"] / full["cpu_seconds"]
                 rows.append(dict(bench="stream", size=f"{size}x{size}", grid="x".join(map(str, gen.gpt.config.grid)),
                                  threads=n or f"auto (<= {torch.get_num_threads()})", device=device, dtype=dtype,
-                                 method=decoding_label(s), frames_per_s=round(fps, 2),
+                                 method=label(s), frames_per_s=round(fps, 2),
                                  x_playback=round(fps / PLAYBACK_FPS, 2), cpu_frames_per_s=round(cpu_fps, 2),
                                  x_playback_cpu=round(cpu_fps / PLAYBACK_FPS, 2),
                                  codes_only_fps=round(FRAMES / codes["seconds"], 2),

@@ -84,6 +84,9 @@ def gpt_folder(path: str | Path) -> Path:
     return path / MODEL_GPT if (path / MODEL_GPT).is_dir() else path
 
 
+GUIDANCE = 3.0  # vidgpt-generate's classifier-free guidance scale for a model without guidance distilled in
+
+
 class VideoGenerator:
     """User-facing generation with a VidGPT and its stage-1 tokenizer."""
 
@@ -119,6 +122,12 @@ class VideoGenerator:
         """The GPT's dtype as `from_pretrained(dtype=)` names it, e.g. "float32" (recorded with samples)."""
         return str(self.gpt.dtype).removeprefix("torch.")
 
+    @property
+    def default_cfg_scale(self) -> float:
+        """The guidance to sample this model with: 1 (none) where guidance was distilled into the weights
+        (`VidGPTConfig.distilled_cfg_scale`: one pass per step instead of two), else `GUIDANCE`."""
+        return 1.0 if self.gpt.config.distilled_cfg_scale is not None else GUIDANCE
+
     # ------------------------------------------------------------------ geometry
     def _size(self, given: torch.Tensor | None) -> tuple[int, int]:
         ident = self.gpt.config.tokenizer or {}
@@ -144,7 +153,7 @@ class VideoGenerator:
     # ------------------------------------------------------------------ generation
     def generate(self, prompts: str | Sequence[str], frames: int | None = None, schedule: str = "raster",
                  window: int = 1, frame_overlap: bool = True, frame_window: int | None = None,
-                 cfg_scale: float = 1.0, temperature: float = 1.0, top_k: int | None = None,
+                 cfg_scale: float | None = 1.0, temperature: float = 1.0, top_k: int | None = None,
                  top_p: float | None = None, seed: int | None = None,
                  image: Any = None, video: Any = None, stream: bool = False, replace_standins: bool = True,
                  decode: bool = True, threads: int | None = None) -> Generation | Iterator[LatentFrame]:
@@ -155,8 +164,11 @@ class VideoGenerator:
         the first N frames, continued. stream: return an iterator of LatentFrame, each yielded as soon
         as complete. decode=False skips the tokenizer decoder (codes only). window, frame_overlap,
         frame_window: the diagonal schedule's (vidgpt/decode/schedules.py). threads: torch CPU threads
-        for the GPT steps (None: automatic, see vidgpt/decode/threads.py).
+        for the GPT steps (None: automatic, see vidgpt/decode/threads.py). cfg_scale: classifier-free
+        guidance (1: none; None: `default_cfg_scale`, the model's own).
         """
+        if cfg_scale is None:
+            cfg_scale = self.default_cfg_scale
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         if not prompts:
             raise ValueError("prompts must be a non-empty string or list of strings")

@@ -6,6 +6,7 @@ written atomically), so an interrupted run never leaves a sample that looks fini
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -37,7 +38,7 @@ class SampleOptions:
     window: int = 1
     frame_overlap: bool = True
     frame_window: int | None = 4
-    cfg_scale: float = 3.0
+    cfg_scale: float | None = None  # None: the model's (VideoGenerator.default_cfg_scale)
     temperature: float = 0.4
     top_k: int | None = 100
     top_p: float | None = None
@@ -133,6 +134,8 @@ def generate_samples(
     if samples < 1 or batch_size < 1:
         raise ValueError(f"samples={samples} and batch_size={batch_size} must be >= 1")
     out_dir = check_writable(out_dir)
+    if options.cfg_scale is None and hasattr(generator, "default_cfg_scale"):  # the manifest records the number
+        options = dataclasses.replace(options, cfg_scale=generator.default_cfg_scale)
     jobs = [(i, p, seed + i) for i in range(samples) for p in prompts]
     manifest_path = out_dir / MANIFEST
     # Continue numbering after an earlier run's samples in the same folder instead of overwriting them.

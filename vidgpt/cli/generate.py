@@ -36,7 +36,7 @@ def generate(cfg: DictConfig) -> list[dict]:
         frames=number(cfg, "frames", minimum=1, optional=True), schedule=cfg.schedule,
         window=number(cfg, "window", minimum=1), frame_overlap=cfg.frame_overlap,
         frame_window=number(cfg, "frame_window", minimum=1, optional=True),
-        cfg_scale=number(cfg, "cfg_scale", float), temperature=number(cfg, "temperature", float, minimum=0),
+        cfg_scale=number(cfg, "cfg_scale", float, optional=True), temperature=number(cfg, "temperature", float, minimum=0),
         top_k=number(cfg, "top_k", minimum=1, optional=True), top_p=number(cfg, "top_p", float, optional=True),
         extra={k: cfg[k] for k in ("image", "video") if cfg[k]},
     )

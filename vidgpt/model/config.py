@@ -51,6 +51,10 @@ class VidGPTConfig:
     pad_id: int = 0
     # Identity of the stage-1 tokenizer whose codes this model speaks (see identity.py).
     tokenizer: dict[str, Any] | None = None
+    # The classifier-free guidance scale built into the weights by guidance distillation (GPTModule's
+    # distill_cfg_scale): sampling it without guidance (cfg_scale 1) follows the guided distribution at
+    # half the cost. None: a plain model, guided at sampling time.
+    distilled_cfg_scale: float | None = None
 
     def __post_init__(self) -> None:
         self.grid = tuple(int(g) for g in self.grid)
@@ -58,6 +62,8 @@ class VidGPTConfig:
             self.backbone = Backbone(**self.backbone)
         if len(self.grid) != 3 or min(self.grid) < 1:
             raise ValueError(f"grid must be three positive ints (t, h, w), got {self.grid}")
+        if self.distilled_cfg_scale is not None and self.distilled_cfg_scale < 0:
+            raise ValueError(f"distilled_cfg_scale must be >= 0 or null, got {self.distilled_cfg_scale}")
         for name in ("prompt_length", "codebook_size", "text_vocab_size"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")

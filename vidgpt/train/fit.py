@@ -78,6 +78,9 @@ def train_gpt(
         # read as plain data (weights_only) before any Trainer does: FSDP's full checkpoints bypass the checkpoint IO
         model = model_from_checkpoint(ckpt_path)
         check_trained_on(model, tokenizer)
+        if (module or {}).get("distill_cfg_scale") is not None:
+            model.config.distilled_cfg_scale = None  # a resumed distillation: GPTModule marks it again, and
+            # its teacher (the undistilled copy) comes back from the checkpoint
     elif init_from is not None:
         model = VidGPT.from_pretrained(gpt_folder(init_from))
         check_trained_on(model, tokenizer)

@@ -10,10 +10,17 @@ met that context, nor the stand-in decoding feeds the first code of a row in pla
 That share of batches is trained with `vidgpt.decode.plan.training_view` of the diagonal schedule
 (`diagonal_window`, `diagonal_frame_overlap`, `diagonal_frame_window`): exactly what each code's query sees
 at decoding time, stand-ins included. The rest train causally, so the model stays a raster model too.
+
+Guidance distillation (`distill_cfg_scale` = s): classifier-free guidance runs the model twice per decoding
+step (prompt and null prompt). Distillation trains the model's prompted logits towards a frozen copy's
+guided ones, u + s (c - u), with soft-target cross-entropy on the same inputs and view; sampled without
+guidance afterwards it follows the guided distribution in one pass (half the rows per decoding step). The
+exported config records s (`VidGPTConfig.distilled_cfg_scale`), so generation knows to skip guidance.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +32,7 @@ from tokenizers import Tokenizer
 from torch import nn
 
 from vidgpt.decode.plan import TrainingView, training_view
+from vidgpt.decode.sampling import guide
 from vidgpt.decode.schedules import diagonal_schedule
 from vidgpt.model import PromptTokenizer, VidGPT, VidGPTConfig, corrupt_codes
 from vidgpt.train.batches import drop_prompts, encode_frozen
@@ -47,6 +55,8 @@ class GPTModule(L.LightningModule):
     `schedule_minutes`: run the cosine over this much training wall clock instead of `total_steps`; for
     time-budgeted recipes, where a step count guessed in advance is wrong on a busy or faster machine
     and a cosine cut short never anneals. The clock is checkpointed, so a resumed run continues it.
+    `distill_cfg_scale`: train towards the guided logits of a frozen copy of `model` at this scale
+    (module docstring); the copy is checkpointed with the run, so a resumed run keeps its teacher.
     """
 
     def __init__(
@@ -67,6 +77,7 @@ class GPTModule(L.LightningModule):
         diagonal_frame_overlap: bool = True,
         diagonal_frame_window: int | None = None,
         schedule_minutes: float | None = None,
+        distill_cfg_scale: float | None = None,
     ) -> None:
         super().__init__()
         for name, value in (("prompt_dropout", prompt_dropout), ("context_noise", context_noise),
@@ -79,8 +90,19 @@ class GPTModule(L.LightningModule):
             raise ValueError(f"diagonal_window must be >= 1, got {diagonal_window}")
         if diagonal_frame_window is not None and diagonal_frame_window < 1:
             raise ValueError(f"diagonal_frame_window must be >= 1 or null, got {diagonal_frame_window}")
+        if distill_cfg_scale is not None:
+            if distill_cfg_scale < 0:
+                raise ValueError(f"distill_cfg_scale must be >= 0 or null, got {distill_cfg_scale}")
+            if model.config.distilled_cfg_scale is not None:  # its guided logits would guide twice
+                raise ValueError(f"this model already has guidance {model.config.distilled_cfg_scale} distilled in; "
+                                 "distil from a plain (undistilled) model")
         self.save_hyperparameters(ignore=["model", "tokenizer"])
         self.model = model
+        self.teacher: VidGPT | None = None
+        if distill_cfg_scale is not None:
+            # a registered, frozen copy: in the checkpoint (resume keeps the teacher), not in the optimizer
+            self.teacher = copy.deepcopy(model).requires_grad_(False).eval()
+            model.config.distilled_cfg_scale = float(distill_cfg_scale)
         if tokenizer is not None:
             check_trained_on(model, tokenizer)
             tokenizer.requires_grad_(False).eval()
@@ -128,12 +150,38 @@ class GPTModule(L.LightningModule):
         accuracy = (logits.detach().argmax(-1) == targets).float().mean()
         return loss, accuracy
 
+    def distillation_loss_and_accuracy(
+        self, prompt_ids: torch.Tensor, codes: torch.Tensor, context_noise: float = 0.0,
+        view: TrainingView | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Soft-target cross-entropy of the model's logits against the teacher's guided distribution at
+        `distill_cfg_scale` (same inputs, same view), and top-1 accuracy against the true next codes."""
+        if self.teacher is None:
+            raise ValueError("distillation needs distill_cfg_scale")
+        targets = self.model.flat_codes(codes)
+        inputs = corrupt_codes(targets, context_noise, self.model.config.codebook_size)
+        b = prompt_ids.shape[0]
+        with torch.no_grad():  # prompt and null prompt in one batch: one pass over the teacher's weights
+            both = self.teacher(torch.cat([prompt_ids, self.teacher.null_prompts(b)]), inputs.repeat(2, 1), view=view)
+            guided = guide(both[:b].float(), both[b:].float(), self.hparams.distill_cfg_scale).softmax(-1)
+        logits = self.model(prompt_ids, inputs, view=view)
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), guided.flatten(0, 1))
+        accuracy = (logits.detach().argmax(-1) == targets).float().mean()
+        return loss, accuracy
+
+    def train(self, mode: bool = True) -> "GPTModule":
+        super().train(mode)
+        if self.teacher is not None:
+            self.teacher.eval()  # frozen: never in training mode
+        return self
+
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         codes = self.batch_codes(batch)
         prompt_ids = drop_prompts(batch["prompt_ids"], self.hparams.prompt_dropout, self.model.config.pad_id)
         diagonal = self.hparams.diagonal_mask_prob > 0 and bool(torch.rand(()) < self.hparams.diagonal_mask_prob)
-        loss, accuracy = self.loss_and_accuracy(prompt_ids, codes, self.hparams.context_noise,
-                                                self.diagonal_view() if diagonal else None)
+        step_loss = self.loss_and_accuracy if self.teacher is None else self.distillation_loss_and_accuracy
+        loss, accuracy = step_loss(prompt_ids, codes, self.hparams.context_noise,
+                                   self.diagonal_view() if diagonal else None)
         check_finite_loss(loss.detach(), "training loss", self.global_step, self.trainer.strategy,
                           f" (epoch {self.current_epoch}, batch {batch_idx})")
         b = codes.shape[0]
@@ -161,6 +209,9 @@ class GPTModule(L.LightningModule):
         b = batch["prompt_ids"].shape[0]
         self.log("val/loss", loss, prog_bar=True, sync_dist=True, batch_size=b)
         self.log("val/acc", accuracy, sync_dist=True, batch_size=b)
+        if self.teacher is not None:  # what distillation minimises: the gap to the teacher's guided distribution
+            loss, _ = self.distillation_loss_and_accuracy(batch["prompt_ids"], codes)
+            self.log("val/loss_distill", loss, sync_dist=True, batch_size=b)
         if self.hparams.diagonal_mask_prob > 0:  # the gap to causal is what diagonal training is meant to close
             loss, accuracy = self.loss_and_accuracy(batch["prompt_ids"], codes, view=self.diagonal_view())
             self.log("val/loss_diagonal", loss, sync_dist=True, batch_size=b)
