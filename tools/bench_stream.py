@@ -39,7 +39,7 @@ SETTINGS = tuple(dict(s, cfg_scale=GUIDANCE) for s in (
     {"schedule": "raster"}, {"schedule": "diagonal", "window": 2, "frame_overlap": True},
     {"schedule": "diagonal", "window": 1, "frame_overlap": True},
     {"schedule": "diagonal", "window": 1, "frame_overlap": False}, DEFAULT)) + (dict(DEFAULT, cfg_scale=1.0),)
-# ^ the last: vidgpt-generate's default for a guidance-distilled model (the shipped one)
+# ^ the last: vidgpt-generate's default for a guidance-distilled model (experiment=gpt_guidance_distill)
 SAMPLING = {k: getattr(SampleOptions(), k) for k in ("top_k", "temperature")}  # vidgpt-generate's
 
 
