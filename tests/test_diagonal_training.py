@@ -138,10 +138,10 @@ class _Recorder(GPTModule):
         super().__init__(*args, **kwargs)
         self.masks: list[str] = []
 
-    def loss_and_accuracy(self, prompt_ids, codes, context_noise=0.0, view=None):
+    def loss_and_accuracy(self, prompt_ids, codes, context_noise=0.0, view=None, **kwargs):
         if self.training:
             self.masks.append("causal" if view is None else "diagonal" if view is self.diagonal_view() else "other")
-        return super().loss_and_accuracy(prompt_ids, codes, context_noise, view)
+        return super().loss_and_accuracy(prompt_ids, codes, context_noise, view, **kwargs)
 
 
 @pytest.mark.parametrize("prob,expected", [(0.0, {"causal"}), (1.0, {"diagonal"}), (0.5, {"causal", "diagonal"})])

@@ -51,7 +51,7 @@ def test_the_target_is_the_teachers_guided_distribution(prompt):
     # scale 1: the guided distribution is the teacher's prompted one, which the untrained copy already is,
     # so the loss is its entropy and no gradient moves the model
     module = GPTModule(_model(prompt), distill_cfg_scale=1.0)
-    loss, _ = module.distillation_loss_and_accuracy(b["prompt_ids"], b["codes"])
+    loss, _ = module.loss_and_accuracy(b["prompt_ids"], b["codes"], distill=True)
     loss.backward()
     logits = module.model(b["prompt_ids"], b["codes"]).detach().float()
     entropy = -(logits.softmax(-1) * logits.log_softmax(-1)).sum(-1).mean()
@@ -59,7 +59,7 @@ def test_the_target_is_the_teachers_guided_distribution(prompt):
     assert max(p.grad.abs().max().item() for p in module.model.parameters() if p.grad is not None) < 1e-5
     # scale 3: a different target, so a gradient
     module = GPTModule(_model(prompt), distill_cfg_scale=3.0)
-    loss, _ = module.distillation_loss_and_accuracy(b["prompt_ids"], b["codes"])
+    loss, _ = module.loss_and_accuracy(b["prompt_ids"], b["codes"], distill=True)
     loss.backward()
     assert max(p.grad.abs().max().item() for p in module.model.parameters() if p.grad is not None) > 1e-4
     assert all(p.grad is None for p in module.teacher.parameters())
@@ -74,7 +74,7 @@ def test_distillation_moves_the_prompted_logits_to_the_guided_ones_and_keeps_the
     module.train()
     assert not module.teacher.training  # frozen: stays in eval mode
     for _ in range(30):
-        loss, _ = module.distillation_loss_and_accuracy(b["prompt_ids"], b["codes"])
+        loss, _ = module.loss_and_accuracy(b["prompt_ids"], b["codes"], distill=True)
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -78,6 +78,8 @@ def evaluate_generator(
     """
     results = {}
     for options in schedules:
+        if options.get("cfg_scale", 1.0) is None and hasattr(generator, "default_cfg_scale"):
+            options = dict(options, cfg_scale=generator.default_cfg_scale)  # the report records the number
         label = decoding_label(options)
         items, speed = generate_split_videos(generator, splits, per_split, options, batch_size, seed, progress)
         result = evaluate_videos(items, size=(generator.gpt.config.tokenizer or {}).get("height", 64))

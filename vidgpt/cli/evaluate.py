@@ -20,10 +20,9 @@ def evaluate(cfg: DictConfig) -> dict:
         results = {"videos": evaluate_folder(cfg.folder, cfg.manifest)}
     else:
         generator = VideoGenerator.from_pretrained(model_folder(cfg.model), device=cfg.device, dtype=cfg.dtype)
-        cfg_scale = generator.default_cfg_scale if cfg.cfg_scale is None else cfg.cfg_scale
         schedules = [
             dict(schedule=s, window=cfg.window, frame_overlap=cfg.frame_overlap, frame_window=cfg.frame_window,
-                 cfg_scale=cfg_scale, temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p,
+                 cfg_scale=cfg.cfg_scale, temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p,
                  frames=cfg.frames)
             for s in cfg.schedules
         ]

@@ -139,33 +139,26 @@ class GPTModule(L.LightningModule):
 
     def loss_and_accuracy(
         self, prompt_ids: torch.Tensor, codes: torch.Tensor, context_noise: float = 0.0,
-        view: TrainingView | None = None,
+        view: TrainingView | None = None, distill: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Cross-entropy and top-1 accuracy of the next code, with `context_noise` on the inputs only.
-        `view`: what each query sees (None = causal), e.g. `diagonal_view()`."""
-        targets = self.model.flat_codes(codes)
-        inputs = corrupt_codes(targets, context_noise, self.model.config.codebook_size)
-        logits = self.model(prompt_ids, inputs, view=view)  # logits j see inputs < j at most: no target leaks in
-        loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
-        accuracy = (logits.detach().argmax(-1) == targets).float().mean()
-        return loss, accuracy
-
-    def distillation_loss_and_accuracy(
-        self, prompt_ids: torch.Tensor, codes: torch.Tensor, context_noise: float = 0.0,
-        view: TrainingView | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Soft-target cross-entropy of the model's logits against the teacher's guided distribution at
-        `distill_cfg_scale` (same inputs, same view), and top-1 accuracy against the true next codes."""
-        if self.teacher is None:
+        `view`: what each query sees (None = causal), e.g. `diagonal_view()`. `distill`: the cross-entropy
+        against the teacher's guided distribution at `distill_cfg_scale` (same inputs, same view) instead of
+        the true codes; the accuracy stays against the true codes."""
+        if distill and self.teacher is None:
             raise ValueError("distillation needs distill_cfg_scale")
         targets = self.model.flat_codes(codes)
         inputs = corrupt_codes(targets, context_noise, self.model.config.codebook_size)
-        b = prompt_ids.shape[0]
-        with torch.no_grad():  # prompt and null prompt in one batch: one pass over the teacher's weights
-            both = self.teacher(torch.cat([prompt_ids, self.teacher.null_prompts(b)]), inputs.repeat(2, 1), view=view)
-            guided = guide(both[:b].float(), both[b:].float(), self.hparams.distill_cfg_scale).softmax(-1)
-        logits = self.model(prompt_ids, inputs, view=view)
-        loss = F.cross_entropy(logits.flatten(0, 1).float(), guided.flatten(0, 1))
+        logits = self.model(prompt_ids, inputs, view=view)  # logits j see inputs < j at most: no target leaks in
+        if distill:
+            b = prompt_ids.shape[0]
+            with torch.no_grad():  # prompt and null prompt in one batch: one pass over the teacher's weights
+                both = self.teacher(torch.cat([prompt_ids, self.teacher.null_prompts(b)]), inputs.repeat(2, 1),
+                                    view=view)
+                guided = guide(both[:b].float(), both[b:].float(), self.hparams.distill_cfg_scale).softmax(-1)
+            loss = F.cross_entropy(logits.flatten(0, 1).float(), guided.flatten(0, 1))
+        else:
+            loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
         accuracy = (logits.detach().argmax(-1) == targets).float().mean()
         return loss, accuracy
 
@@ -179,9 +172,9 @@ class GPTModule(L.LightningModule):
         codes = self.batch_codes(batch)
         prompt_ids = drop_prompts(batch["prompt_ids"], self.hparams.prompt_dropout, self.model.config.pad_id)
         diagonal = self.hparams.diagonal_mask_prob > 0 and bool(torch.rand(()) < self.hparams.diagonal_mask_prob)
-        step_loss = self.loss_and_accuracy if self.teacher is None else self.distillation_loss_and_accuracy
-        loss, accuracy = step_loss(prompt_ids, codes, self.hparams.context_noise,
-                                   self.diagonal_view() if diagonal else None)
+        loss, accuracy = self.loss_and_accuracy(prompt_ids, codes, self.hparams.context_noise,
+                                                self.diagonal_view() if diagonal else None,
+                                                distill=self.teacher is not None)
         check_finite_loss(loss.detach(), "training loss", self.global_step, self.trainer.strategy,
                           f" (epoch {self.current_epoch}, batch {batch_idx})")
         b = codes.shape[0]
@@ -210,7 +203,7 @@ class GPTModule(L.LightningModule):
         self.log("val/loss", loss, prog_bar=True, sync_dist=True, batch_size=b)
         self.log("val/acc", accuracy, sync_dist=True, batch_size=b)
         if self.teacher is not None:  # what distillation minimises: the gap to the teacher's guided distribution
-            loss, _ = self.distillation_loss_and_accuracy(batch["prompt_ids"], codes)
+            loss, _ = self.loss_and_accuracy(batch["prompt_ids"], codes, distill=True)
             self.log("val/loss_distill", loss, sync_dist=True, batch_size=b)
         if self.hparams.diagonal_mask_prob > 0:  # the gap to causal is what diagonal training is meant to close
             loss, accuracy = self.loss_and_accuracy(batch["prompt_ids"], codes, view=self.diagonal_view())
