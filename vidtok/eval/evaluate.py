@@ -13,9 +13,12 @@ under ``skipped`` with a reason, and the accuracy of a group with no judged vide
      "split_inferred": n, "split_mismatch": n,
      "splits": {split: GROUP}, "overall": GROUP,
      "seconds": s, "videos_per_s": v, "per_item": [...]}
-    GROUP = {"videos": n, "accuracy": {factor: rate, ..., "all": rate},
+    GROUP = {"videos": n, "clean": CLEAN, "accuracy": {factor: rate, ..., "all": rate},
              "temporal": {metric: mean}, "temporal_undefined": {metric: n},
              "per_frame": {check: [rate per frame], "videos": [n per frame]}}
+    CLEAN = clean_frames.CleanTally.summary(): the frame-by-frame reading of the spec, the headline:
+            {"videos", "clean_videos", "clean_videos_se", "clean_frames", "failed_frames",
+             "failed_by_reason": {reason: frames}, "by_frame": {"frames", "clean", reason: [n per frame]}}
 
 A video whose split is None is grouped by its caption: a held-out combination goes to the
 test-comp split(s) whose pair it contains (a combination with both pairs goes to both), any
@@ -41,6 +44,7 @@ from vidtok.data.shapes import (
     split_combinations,
 )
 from vidtok.data.manifest import DEFAULT_MANIFEST, read_manifest
+from vidtok.eval.clean_frames import FAIL_REASONS, CleanTally, judge_frames
 from vidtok.eval.rollout import FrameQualityCurve, frame_checks
 from vidtok.eval.shapes_reader import FACTORS, read_video_attributes
 from vidtok.eval.temporal import TEMPORAL_METRICS, temporal_metrics
@@ -75,9 +79,12 @@ class _Group:
         self.correct: Counter[str] = Counter()
         self.temporal: dict[str, list[float]] = {m: [] for m in TEMPORAL_METRICS}
         self.curve = FrameQualityCurve()
+        self.clean = CleanTally()
 
-    def add(self, verdict: dict[str, bool], temporal: dict[str, float], checks: dict[str, np.ndarray]) -> None:
+    def add(self, verdict: dict[str, bool], temporal: dict[str, float], checks: dict[str, np.ndarray],
+            failures: dict[str, np.ndarray]) -> None:
         self.videos += 1
+        self.clean.add(failures)
         self.correct.update({k: int(v) for k, v in verdict.items()})
         for m in TEMPORAL_METRICS:
             self.temporal[m].append(temporal[m])
@@ -93,6 +100,7 @@ class _Group:
             undefined[m] = int(v.size - defined.size)
         return {
             "videos": n,
+            "clean": self.clean.summary(),
             "accuracy": {k: (self.correct[k] / n if n else None) for k in (*FACTORS, "all")},
             "temporal": temporal,
             "temporal_undefined": undefined,
@@ -159,10 +167,11 @@ class _Tally:
         verdict["all"] = all(verdict.values())
         temporal = temporal_metrics(v, reading)
         checks = frame_checks(reading, target)
+        failures = judge_frames(v, target)
         self.items += 1
         for g in groups:
-            self.splits.setdefault(g, _Group()).add(verdict, temporal, checks)
-        self.overall.add(verdict, temporal, checks)
+            self.splits.setdefault(g, _Group()).add(verdict, temporal, checks, failures)
+        self.overall.add(verdict, temporal, checks, failures)
         if self.keep_items:
             self.per_item.append(
                 {
@@ -171,6 +180,8 @@ class _Tally:
                     "splits": groups,
                     "read": {f: getattr(reading, f) for f in FACTORS},
                     "correct": verdict,
+                    "clean": bool(failures["clean"].all()),
+                    "failed_frames": {r: np.flatnonzero(failures[r]).tolist() for r in FAIL_REASONS if failures[r].any()},
                     "temporal": {k: (None if np.isnan(x) else x) for k, x in temporal.items()},
                 }
             )

@@ -1,7 +1,8 @@
 """A tokenizer scored on held-out clips: PSNR, SSIM, codebook usage and perplexity per group of clips.
 
-`evaluate_tokenizer` scores the Shapes splits and also how often the Shapes attributes read back from the
-reconstructions match the clip's caption. `evaluate_dataset` scores any dataset of {"video", "caption"}
+`evaluate_tokenizer` scores the Shapes splits and also how often the reconstructions are clean in every
+frame (clean_frames: what a viewer sees) and how often the Shapes attributes read back from them match the
+clip's caption (read_back: the lenient video-level reading). `evaluate_dataset` scores any dataset of {"video", "caption"}
 items (the ffmpeg sources, a user's folder), grouped by caption (for `LavfiDataset`, the source name).
 
 Reconstructions are rounded to uint8 first (what a user gets back), then scored against the clip.
@@ -17,6 +18,7 @@ import torch
 
 from vidtok.data.convert import to_tensor, to_uint8
 from vidtok.data.shapes import SPLITS, sample_clip, spread_indices
+from vidtok.eval.clean_frames import is_clean
 from vidtok.eval.shapes_reader import judge
 from vidtok.eval.tokenizer_metrics import CodebookUsage, ReconstructionStats
 
@@ -25,12 +27,15 @@ class _Scores:
     """Running PSNR / SSIM / usage of one group of clips, and the Shapes read-back when there is one."""
 
     def __init__(self, codebook_size: int) -> None:
-        self.stats, self.usage, self.read, self.clips = ReconstructionStats(), CodebookUsage(codebook_size), [], 0
+        self.stats, self.usage, self.clips = ReconstructionStats(), CodebookUsage(codebook_size), 0
+        self.clean: list[bool] = []
+        self.read: list[bool] = []
 
     def row(self, name: str) -> dict:
         rec, use = self.stats.compute(), self.usage.compute()
         row = {"split": name, "clips": self.clips, "psnr": rec["psnr"], "ssim": rec["ssim"]}
         if self.read:
+            row["clean"] = float(np.mean(self.clean))
             row["read_back"] = float(np.mean(self.read))
         return {**row, "codebook_usage": use["used_fraction"], "perplexity": use["perplexity"]}
 
@@ -54,8 +59,9 @@ def _total_row(name: str, rows: list[dict], total: CodebookUsage) -> dict:
     """Means over the groups (each group counts once), usage over all clips; read-back: the worst group."""
     row = {"split": name, "clips": sum(r["clips"] for r in rows),
            "psnr": float(np.mean([r["psnr"] for r in rows])), "ssim": float(np.mean([r["ssim"] for r in rows]))}
-    if all("read_back" in r for r in rows):
-        row["read_back"] = min(r["read_back"] for r in rows)  # the bar is per split: report the worst
+    if all("read_back" in r for r in rows):  # bars are per split: report the worst
+        row["clean"] = min(r["clean"] for r in rows)
+        row["read_back"] = min(r["read_back"] for r in rows)
     use = total.compute()
     return {**row, "codebook_usage": use["used_fraction"], "perplexity": use["perplexity"]}
 
@@ -64,7 +70,7 @@ def evaluate_tokenizer(
     tokenizer: torch.nn.Module, clips: int = 256, splits: tuple[str, ...] = tuple(SPLITS), frames: int = 17,
     batch_size: int = 32,
 ) -> list[dict]:
-    """One row per Shapes split plus an "all splits" row: psnr, ssim, read_back, codebook usage, perplexity."""
+    """One row per Shapes split plus an "all splits" row: psnr, ssim, clean, read_back, codebook usage, perplexity."""
     tokenizer = tokenizer.eval()
     total, rows = CodebookUsage(tokenizer.codebook_size), []
     for split in splits:
@@ -75,6 +81,7 @@ def evaluate_tokenizer(
             x = torch.stack([to_tensor(v) for v, _, _ in items])
             codes, recon = _reconstruct(tokenizer, x)
             _score(group, total, x, codes, recon)
+            group.clean += [is_clean(r, attrs) for r, (_, attrs, _) in zip(recon, items)]
             group.read += [judge(r, attrs)["all"] for r, (_, attrs, _) in zip(recon, items)]
         rows.append(group.row(split))
     return rows + [_total_row("all splits", rows, total)]

@@ -16,6 +16,7 @@ from typing import Mapping
 
 from matplotlib.figure import Figure
 
+from vidtok.eval.clean_frames import FAIL_REASONS
 from vidtok.eval.rollout import FRAME_CHECKS
 from vidtok.eval.shapes_reader import FACTORS
 from vidtok.eval.temporal import TEMPORAL_METRICS
@@ -65,6 +66,25 @@ def _groups(result: Mapping) -> list[tuple[str, Mapping]]:
     return [*result.get("splits", {}).items(), ("overall", result["overall"])]
 
 
+def _clean_pct(clean: Mapping | None) -> str:
+    """"61.2% ± 1.4" (share of clean videos with its standard error)."""
+    if not clean or clean.get("clean_videos") is None:
+        return "–"
+    return f"{100 * clean['clean_videos']:.1f}% ± {100 * clean['clean_videos_se']:.1f}"
+
+
+def clean_table(result: Mapping) -> str:
+    """Markdown, the headline: per split (and overall) the share of videos clean in every frame (± one
+    standard error), the share of clean frames (per-frame all-attributes), the video-level all-attributes
+    accuracy, and the failed frames by reason."""
+    rows = []
+    for name, g in _groups(result):
+        c = g.get("clean") or {}
+        rows.append([name, str(g["videos"]), _clean_pct(c), _pct(c.get("clean_frames")), _pct(g["accuracy"]["all"]),
+                     *(str(c.get("failed_by_reason", {}).get(r, "–")) for r in FAIL_REASONS)])
+    return _table(["split", "videos", "clean videos", "clean frames", "video-level all", *FAIL_REASONS], rows)
+
+
 def accuracy_table(result: Mapping) -> str:
     """Markdown: one row per split (and overall), per-attribute and all-attribute accuracy."""
     rows = [[name, str(g["videos"]), *(_pct(g["accuracy"][k]) for k in ACCURACY_KEYS)] for name, g in _groups(result)]
@@ -110,6 +130,18 @@ def comparison_table(results: Mapping[str, Mapping]) -> str:
         cells = []
         for label in labels:
             g = results[label]["overall"] if s == "overall" else results[label].get("splits", {}).get(s)
+            cells.append(_clean_pct(g.get("clean")) if g else "–")
+        rows.append([f"clean videos {s}", *cells])
+    for s in [*splits, "overall"]:
+        cells = []
+        for label in labels:
+            g = results[label]["overall"] if s == "overall" else results[label].get("splits", {}).get(s)
+            cells.append(_pct((g.get("clean") or {}).get("clean_frames")) if g else "–")
+        rows.append([f"clean frames {s}", *cells])
+    for s in [*splits, "overall"]:
+        cells = []
+        for label in labels:
+            g = results[label]["overall"] if s == "overall" else results[label].get("splits", {}).get(s)
             cells.append(_pct(g["accuracy"]["all"]) if g else "–")
         rows.append([f"accuracy (all) {s}", *cells])
     speed_keys: list[str] = []
@@ -150,7 +182,9 @@ def markdown_report(
         f"# {title}",
         coverage_line(result),
         *([decoding_line(result["decoding"])] if result.get("decoding") else []),
-        "## Prompt following (accuracy)",
+        "## Clean videos (every frame read on its own, shapes.md \"Frame by frame\")",
+        clean_table(result),
+        "## Prompt following, video level (attributes read from medians over frames)",
         accuracy_table(result),
         "## Temporal quality (means; presence 1 and the rest 0 on real clips)",
         temporal_table(result),
@@ -165,7 +199,7 @@ def markdown_report(
         parts += ["## Distribution distance (Fréchet)", frechet_table(result["frechet"])]
     if result.get("tokenizer"):
         rows = result["tokenizer"]
-        cols = ["split", "clips", "psnr", "ssim", "read_back", "codebook_usage", "perplexity"]
+        cols = ["split", "clips", "psnr", "ssim", "clean", "read_back", "codebook_usage", "perplexity"]
         parts += ["## Tokenizer reconstructions (held-out clips)",
                   _table(cols, [[_num(r[c]) if not isinstance(r[c], str) else r[c] for c in cols] for r in rows])]
     if result.get("speed"):
@@ -220,26 +254,51 @@ def plot_frame_quality(result: Mapping, path: str | Path, compare: Mapping[str, 
     return p
 
 
+def plot_failures(result: Mapping, path: str | Path) -> Path:
+    """Share of frames failing each frame-by-frame check, and of unclean frames, against frame index (overall)."""
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
+    by_frame = (result["overall"].get("clean") or {}).get("by_frame") or {}
+    frames = by_frame.get("frames", [])
+    share = lambda counts: [c / n if n else math.nan for c, n in zip(counts, frames)]
+    if frames:
+        ax.plot(range(len(frames)), share([n - c for n, c in zip(frames, by_frame["clean"])]), color="black",
+                linewidth=2, label="not clean")
+        for reason in FAIL_REASONS:
+            ax.plot(range(len(frames)), share(by_frame[reason]), label=reason)
+    ax.set_xlabel("frame index")
+    ax.set_ylabel("fraction of videos failing")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(p, dpi=100)
+    return p
+
+
 def write_report(
     result: Mapping,
     out_dir: str | Path,
     title: str = "Evaluation",
     compare: Mapping[str, Mapping] | None = None,
 ) -> dict[str, Path]:
-    """Write report.json, report.md, accuracy.png and frame_quality.png into ``out_dir``.
+    """Write report.json, report.md, accuracy.png, failures.png and frame_quality.png into ``out_dir``.
 
     ``compare``: optional {label: result} (e.g. {"raster": r1, "diagonal": r2}) shown side by side
     (accuracy and any ``speed`` entries) and as dashed curves on the frame-quality plot.
-    Returns {"json", "markdown", "accuracy_plot", "frame_quality_plot"} -> paths.
+    Returns {"json", "markdown", "accuracy_plot", "failures_plot", "frame_quality_plot"} -> paths.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {
         "json": write_json({**result, **({"compare": compare} if compare else {})}, out / "report.json"),
         "accuracy_plot": plot_accuracy(result, out / "accuracy.png"),
+        "failures_plot": plot_failures(result, out / "failures.png"),
         "frame_quality_plot": plot_frame_quality(result, out / "frame_quality.png", compare),
     }
-    plots = {"accuracy per split": "accuracy.png", "quality against frame index": "frame_quality.png"}
+    plots = {"frames failing, by reason and frame index": "failures.png", "accuracy per split": "accuracy.png",
+             "quality against frame index": "frame_quality.png"}
     md = markdown_report(result, title, plots, compare)
     paths["markdown"] = out / "report.md"
     paths["markdown"].write_text(md, encoding="utf-8")

@@ -12,6 +12,7 @@ from torchmetrics.functional.image import structural_similarity_index_measure
 
 from vidtok.model import TokenizerConfig, VideoTokenizer
 from vidtok.train.augment import crop_at, crop_positions
+from vidtok.train.code_noise import corrupt_codes
 from vidtok.train.discriminator import PatchDiscriminator3D
 from vidtok.train.faults import check_finite_loss
 from vidtok.train.losses import hinge_d_loss, hinge_g_loss, reconstruction_loss, saliency, saliency_weights, spread_saliency
@@ -50,6 +51,13 @@ class TrainConfig:
     # train the decoder only: the encoder and quantizer stay as loaded, so the codes (and every GPT and
     # token shard made with them) stay valid while the videos drawn from them get better
     freeze_encoder: bool = False
+    # up to this share of each clip's codes replaced before decoding (see code_noise.corrupt_codes),
+    # the target staying the clean clip: a decoder that draws a sampler's stray codes without blobs
+    code_noise: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.code_noise <= 1:
+            raise ValueError(f"recipe.code_noise={self.code_noise}: must lie in [0, 1]")
 
 
 class TokenizerModule(L.LightningModule):
@@ -155,7 +163,10 @@ class TokenizerModule(L.LightningModule):
         if c.crop and c.crop < min(video.shape[-2:]):
             where = crop_positions(sal, c.crop, c.crop_uniform)
             video, sal = crop_at(video, where, c.crop), crop_at(sal, where, c.crop)
-        recon, codes, aux, z = self.tokenizer(video)
+        if c.code_noise > 0:
+            recon, codes, aux, z = self._noisy_forward(video)
+        else:
+            recon, codes, aux, z = self.tokenizer(video)
         weights = saliency_weights(video, c.saliency, sal)
         l1 = c.l1_weight if self._gen_steps >= c.l1_start else 0.0
         rec = reconstruction_loss(recon, video, weights, l1, c.l2_weight)
@@ -203,6 +214,17 @@ class TokenizerModule(L.LightningModule):
             prog_bar=False,
         )
         return loss.detach()
+
+    def _noisy_forward(self, video: torch.Tensor):
+        """The tokenizer's training pass with a share of the codes replaced (`code_noise`) before decoding;
+        replaced positions pass no gradient to the encoder."""
+        tok = self.tokenizer
+        tok._check_video(video)
+        z = tok._latents(video)
+        zq, codes, aux = tok.quantizer(z)
+        noisy, mask = corrupt_codes(codes, self.train_cfg.code_noise, tok.codebook_size)
+        zq = torch.where(mask[:, None], tok.quantizer.lookup(noisy).to(zq.dtype), zq)
+        return tok._decode_latents(zq, video.shape[2]), codes, aux, z
 
     def on_validation_epoch_start(self) -> None:
         self.code_counts.zero_()
