@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from vidgpt.train.fingerprint import _weights_hash, fingerprint_matches, tokenizer_fingerprint
 from vidtok.model import TokenizerConfig, VideoTokenizer
+from vidtok.model.code_noise import corrupt_codes
 from vidtok.train.augment import crop_positions, salient_crop
 from vidtok.train.fit import PeriodicCheckpoint, train_tokenizer
 from vidtok.train.losses import reconstruction_loss, saliency, saliency_weights, spread_saliency
@@ -166,6 +167,33 @@ def test_decoder_fine_tune_keeps_the_codes_and_the_fingerprint(tmp_path) -> None
     assert fingerprint_matches(start, old_style) and not fingerprint_matches(tuned, old_style)
     other = VideoTokenizer(TINY)
     assert not fingerprint_matches(other, tokenizer_fingerprint(start))
+
+
+def test_corrupt_codes_per_clip_rates_and_codes_from_the_batch() -> None:
+    g = torch.Generator().manual_seed(0)
+    codes = torch.stack([torch.full((2, 4, 4), 7), torch.full((2, 4, 4), 9)])
+    rate = torch.tensor([0.0, 1.0])[:, None, None, None]
+    noisy = corrupt_codes(codes, rate, 1000, g)
+    assert torch.equal(noisy[0], codes[0]) and (noisy[1] != 9).float().mean() > 0.9  # clip 0 clean, clip 1 replaced
+    borrowed = corrupt_codes(codes, 1.0, 1000, g, from_batch=1.0)
+    assert set(borrowed.unique().tolist()) <= {7, 9}  # plausible codes: all from the batch itself
+    with pytest.raises(ValueError, match="must lie in"):
+        corrupt_codes(codes, 1.5, 1000)
+
+
+def test_decoder_trained_on_corrupted_codes_against_clean_clips() -> None:
+    torch.manual_seed(0)
+    start = VideoTokenizer(TINY).eval()
+    module = TokenizerModule(TINY, TrainConfig(crop=None, max_steps=1, warmup_steps=1, freeze_encoder=True,
+                                               code_noise=1.0))
+    module.tokenizer.load_state_dict(start.state_dict())
+    video = torch.stack([Boxes()[i]["video"] for i in range(2)])
+    torch.manual_seed(1)
+    recon, codes, _, _ = module._noisy_forward(video)
+    assert torch.equal(codes, start.encode(video))  # the clean codes, for the usage figures
+    assert not torch.allclose(recon, start(video)[0])  # but the decoder drew corrupted ones
+    with pytest.raises(ValueError, match="recipe.code_noise=2"):
+        TrainConfig(code_noise=2)
 
 
 def test_decoder_fine_tune_needs_a_tokenizer_to_start_from(tmp_path) -> None:

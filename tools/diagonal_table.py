@@ -91,10 +91,12 @@ def time_settings(gpt: VidGPT, chosen: Sequence[Setting], sampling: dict, repeat
 
 def accuracy(generator: VideoGenerator, s: Setting, sampling: dict, clips: int, batch_size: int,
              seed: int) -> dict[str, float | None]:
-    """All-attributes accuracy per evaluation split for one setting (the evaluator's own seeds and prompts)."""
+    """All-attributes accuracy per evaluation split for one setting (the evaluator's own seeds and prompts),
+    and under "clean" the share of videos clean in every frame, over all splits."""
     result = next(iter(evaluate_generator(generator, EVAL_SPLITS, clips, [{**s, **sampling}], batch_size, seed,
                                           progress=False).values()))
-    return {split: result["splits"].get(split, {}).get("accuracy", {}).get("all") for split in EVAL_SPLITS}
+    out = {split: result["splits"].get(split, {}).get("accuracy", {}).get("all") for split in EVAL_SPLITS}
+    return {**out, "clean": result["overall"]["clean"]["clean_videos"]}
 
 
 def model_rows(name: str, gpt: VidGPT, chosen: Sequence[Setting], sampling: dict, repeats: int,
@@ -104,7 +106,8 @@ def model_rows(name: str, gpt: VidGPT, chosen: Sequence[Setting], sampling: dict
     for s in chosen:
         k = decoding_label(s)
         row = {"model": name, "grid": "x".join(map(str, gpt.config.grid)), "setting": k, **speed[k]}
-        per_split = acc[k] if acc else dict.fromkeys(EVAL_SPLITS)
+        per_split = dict(acc[k]) if acc else dict.fromkeys(EVAL_SPLITS)
+        row["clean"] = per_split.pop("clean", None)
         row.update(per_split)
         known = [v for v in per_split.values() if v is not None]
         row["mean"] = sum(known) / len(known) if acc and known else None
@@ -123,6 +126,7 @@ def display(rows: Sequence[dict]) -> list[dict]:
         d = {k: r[k] for k in ("model", "grid", "setting", "forward_steps")}
         d["tokens/s"] = round(r["tokens_per_s"], 1)
         d["speedup"] = round(r["speedup"], 2)
+        d["clean videos"] = "n/a" if r["clean"] is None else f"{100 * r['clean']:.1f}%"
         for key in (*EVAL_SPLITS, "mean"):
             v = r[key]
             d[SHORT.get(key, key) + " acc"] = "n/a" if v is None else f"{100 * v:.1f}%"
@@ -208,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for s in chosen:
                 k = decoding_label(s)
                 acc[k] = accuracy(gen, s, sampling, args.clips, args.batch_size, args.seed)
-                print(f"{name} {k}: " + ", ".join(f"{SHORT[split]} {v}" for split, v in acc[k].items()),
+                print(f"{name} {k}: " + ", ".join(f"{SHORT.get(split, split)} {v}" for split, v in acc[k].items()),
                       flush=True)
             torch.set_num_threads(args.threads)
             rows += model_rows(name, gen.gpt, chosen, sampling, args.repeats, acc)
@@ -227,7 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     notes = (f"{args.clips} clips per split and setting, seed {args.seed}, cfg_scale {args.cfg_scale}, "
              f"top_k {args.top_k}, temperature {args.temperature}; speed: batch 1, codes only (no pixel "
              f"decoding), {args.threads} thread(s), best of {args.repeats} interleaved rounds, "
-             f"on {args.device} in {args.dtype}; accuracy = all attributes read back from the pixels.")
+             f"on {args.device} in {args.dtype}; clean videos = every frame clean (shapes.md, Frame by frame), over "
+             "all splits; acc = all attributes read back from the pixels, video level.")
     (out / "table.md").write_text(f"# Diagonal decoding against raster\n\n{notes}\n\n{table}\n", encoding="utf-8")
     write_json({"settings": chosen, "sampling": sampling, "clips": args.clips, "seed": args.seed,
                 "repeats": args.repeats, "threads": args.threads, "device": args.device,

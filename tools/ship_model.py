@@ -42,22 +42,36 @@ def folder_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
 
 
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
 def figures(report: dict) -> str:
-    """A Markdown table of the all-attributes accuracy per split and decoding from a vidgpt-evaluate report."""
+    """Markdown tables from a vidgpt-evaluate report, per split and decoding: first the frame-by-frame
+    figures (clean videos ± one standard error, clean frames), then the video-level attribute accuracy."""
+    clean = ["| decoding | split | videos | clean videos | clean frames | video-level all attributes |",
+             "|---|---|---|---|---|---|"]
     lines = ["| decoding | split | videos | all attributes | shape | colour | size | direction | speed |",
              "|---|---|---|---|---|---|---|---|---|"]
     results = report.get("compare") or {report.get("label", "evaluated"): report}  # several decodings, or one
     sampling = {k: v for k, v in next(iter(results.values())).get("decoding", {}).items()
                 if k in ("cfg_scale", "temperature", "top_k", "top_p") and v is not None}
-    if sampling:
-        lines = [", ".join(f"{k} {v}" for k, v in sampling.items()) + " for every decoding.", ""] + lines
     for label, result in results.items():
         for split, group in result.get("splits", {}).items():
+            c = group.get("clean") or {}
+            if c:
+                clean.append(f"| {label} | {split} | {group['videos']} | {_pct(c['clean_videos'])} ± "
+                             f"{100 * c['clean_videos_se']:.1f} | {_pct(c['clean_frames'])} | "
+                             f"{_pct(group['accuracy']['all'])} |")
             acc = group["accuracy"]
             cells = [f"{100 * acc[k]:.1f}%" if acc.get(k) is not None else "n/a"
                      for k in ("all", "shape", "colour", "size", "direction", "speed")]
             lines.append(f"| {label} | {split} | {group['videos']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    head = [", ".join(f"{k} {v}" for k, v in sampling.items()) + " for every decoding.", ""] if sampling else []
+    body = ["Clean: every frame holds just the captioned object, of its colour and area, moving as captioned "
+            '(shapes.md, "Frame by frame").', "", *clean, "", "Video level (attributes read from medians over frames):",
+            "", *lines] if len(clean) > 2 else lines
+    return "\n".join(head + body)
 
 
 def ship(run: Path, out: Path = SHIPPED_MODEL, report: dict | None = None, note: str = "") -> Path:

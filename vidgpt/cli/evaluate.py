@@ -34,12 +34,15 @@ def evaluate(cfg: DictConfig) -> dict:
         main_result["tokenizer"] = evaluate_tokenizer(generator.tokenizer, cfg.tokenizer_clips, tuple(cfg.splits), frames)
         for row in main_result["tokenizer"]:
             print(f"tokenizer on {row['split']}: PSNR {row['psnr']:.2f} dB, SSIM {row['ssim']:.3f}, "
-                  f"attributes read back {100 * row['read_back']:.1f}%, codebook usage {100 * row['codebook_usage']:.1f}%")
+                  f"clean reconstructions {_pct(row['clean'])}, attributes read back {_pct(row['read_back'])}, "
+                  f"codebook usage {_pct(row['codebook_usage'])}")
     paths = write_report(main_result, cfg.out_dir, title=f"Evaluation ({label})",
                          compare=results if len(results) > 1 else None)
     for name, result in results.items():
+        clean = {s: g["clean"]["clean_videos"] for s, g in result["splits"].items()}
         acc = {s: g["accuracy"]["all"] for s, g in result["splits"].items()}
-        print(f"{name}: all-attributes accuracy " + ", ".join(f"{s} {_pct(a)}" for s, a in acc.items()))
+        print(f"{name}: clean videos " + ", ".join(f"{s} {_pct(a)}" for s, a in clean.items())
+              + "; video-level all-attributes " + ", ".join(f"{s} {_pct(a)}" for s, a in acc.items()))
     print(f"report: {paths['markdown']}")
     return results
 

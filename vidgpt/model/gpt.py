@@ -18,6 +18,7 @@ from torch import nn
 from transformers import LlamaForCausalLM
 from transformers.utils import logging as hf_logging
 
+from vidtok.model.code_noise import corrupt_codes
 from vidtok.model.replace import replacing_folder
 
 from .config import Backbone, VidGPTConfig
@@ -31,22 +32,6 @@ if TYPE_CHECKING:  # decode imports the model, not the other way round
 CONFIG_FILE = "vidgpt.json"
 PROMPT_FILE = "prompt_tokenizer.json"
 WEIGHTS_FILE = "model.safetensors"  # what transformers' save_pretrained writes
-
-
-def corrupt_codes(codes: torch.Tensor, rate: float, codebook_size: int,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
-    """Replace each code, independently with probability `rate`, by a uniformly random code.
-
-    Used on the *input* side only during training, so the model learns to continue from imperfect
-    context (its own samples at generation time) while still being scored on the clean targets.
-    """
-    if not 0.0 <= rate <= 1.0:
-        raise ValueError(f"context_noise must lie in [0, 1], got {rate}")
-    if rate == 0.0:
-        return codes
-    hit = torch.rand(codes.shape, generator=generator, device=codes.device) < rate
-    noise = torch.randint(0, codebook_size, codes.shape, generator=generator, device=codes.device)
-    return torch.where(hit, noise, codes)
 
 
 class VidGPT(nn.Module):

@@ -12,7 +12,7 @@ from torchmetrics.functional.image import structural_similarity_index_measure
 
 from vidtok.model import TokenizerConfig, VideoTokenizer
 from vidtok.train.augment import crop_at, crop_positions
-from vidtok.train.code_noise import corrupt_codes
+from vidtok.model.code_noise import corrupt_codes
 from vidtok.train.discriminator import PatchDiscriminator3D
 from vidtok.train.faults import check_finite_loss
 from vidtok.train.losses import hinge_d_loss, hinge_g_loss, reconstruction_loss, saliency, saliency_weights, spread_saliency
@@ -51,8 +51,9 @@ class TrainConfig:
     # train the decoder only: the encoder and quantizer stay as loaded, so the codes (and every GPT and
     # token shard made with them) stay valid while the videos drawn from them get better
     freeze_encoder: bool = False
-    # up to this share of each clip's codes replaced before decoding (see code_noise.corrupt_codes),
-    # the target staying the clean clip: a decoder that draws a sampler's stray codes without blobs
+    # up to this share of each clip's codes replaced before decoding (each clip draws its share uniformly,
+    # so clean clips are still seen; half the replacements are codes from elsewhere in the batch), the
+    # target staying the clean clip: a decoder that draws a sampler's stray codes without blobs
     code_noise: float = 0.0
 
     def __post_init__(self) -> None:
@@ -222,8 +223,9 @@ class TokenizerModule(L.LightningModule):
         tok._check_video(video)
         z = tok._latents(video)
         zq, codes, aux = tok.quantizer(z)
-        noisy, mask = corrupt_codes(codes, self.train_cfg.code_noise, tok.codebook_size)
-        zq = torch.where(mask[:, None], tok.quantizer.lookup(noisy).to(zq.dtype), zq)
+        share = self.train_cfg.code_noise * torch.rand(codes.shape[0], 1, 1, 1, device=codes.device)
+        noisy = corrupt_codes(codes, share, tok.codebook_size, from_batch=0.5)
+        zq = torch.where((noisy != codes)[:, None], tok.quantizer.lookup(noisy).to(zq.dtype), zq)
         return tok._decode_latents(zq, video.shape[2]), codes, aux, z
 
     def on_validation_epoch_start(self) -> None:
