@@ -295,3 +295,35 @@ def test_config_saved_before_fsq_entropy_loads_without_it(tmp_path) -> None:
     assert m2.cfg.fsq_entropy_weight == m2.cfg.fsq_saturation_weight == 0.0
     assert m2.cfg.identity_dict() == TokenizerConfig.from_dict(cfg).identity_dict()
     assert not {"fsq_entropy_weight", "fsq_saturation_weight"} & set(m2.cfg.identity_dict())
+
+
+@pytest.mark.parametrize("temporal_kernel", [1, 2])
+def test_circular_conv_wraps_space_on_both_paths(temporal_kernel: int) -> None:
+    torch.manual_seed(0)
+    conv = CausalConv3d(4, 5, 3, temporal_kernel)
+    conv.circular = True
+    x = torch.randn(2, 4, 3, 8, 8)
+    batched = conv(x)  # conv3d path; batch 1 on CPU takes the per-frame 2D path
+    assert torch.allclose(batched, torch.cat([conv(x[i:i + 1]) for i in range(2)]), atol=1e-5)
+    for dims in ((-1,), (-2,)):  # a shift across an edge is the same shift of the output
+        assert torch.allclose(conv(torch.roll(x, 3, dims=dims)), torch.roll(batched, 3, dims=dims), atol=1e-5)
+    conv.circular = False
+    assert not torch.allclose(conv(torch.roll(x, 3, dims=-1)), torch.roll(conv(x), 3, dims=-1), atol=1e-3)
+
+
+def test_circular_decoder_keeps_codes_and_fingerprint_and_wraps_decoded_frames() -> None:
+    from vidgpt.train.fingerprint import tokenizer_fingerprint
+
+    torch.manual_seed(0)
+    cfg = TokenizerConfig(channels=[8, 16], blocks=1, pixel_channels=[8])
+    zeros = VideoTokenizer(cfg).eval()
+    wrap = VideoTokenizer(TokenizerConfig.from_dict({**cfg.to_dict(), "decoder_padding": "circular"})).eval()
+    wrap.load_state_dict(zeros.state_dict())
+    video = torch.rand(1, 3, 5, 32, 32) * 2 - 1
+    codes = zeros.encode(video)
+    assert torch.equal(wrap.encode(video), codes) and tokenizer_fingerprint(wrap) == tokenizer_fingerprint(zeros)
+    shifted = torch.roll(codes, 1, dims=-1)  # one code to the right = 8 pixels
+    assert torch.allclose(wrap.decode(shifted), torch.roll(wrap.decode(codes), 8, dims=-1), atol=1e-5)
+    assert not torch.allclose(zeros.decode(shifted), torch.roll(zeros.decode(codes), 8, dims=-1), atol=1e-3)
+    with pytest.raises(ValueError, match="decoder_padding='mirror'"):
+        TokenizerConfig(decoder_padding="mirror")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import lightning as L
@@ -27,7 +28,12 @@ def train(cfg: DictConfig) -> Path | float:
         if not (folder / "config.json").is_file():
             raise FileNotFoundError(f"init_from={cfg.init_from}: not a tokenizer folder (no config.json)")
         model_cfg = TokenizerConfig.load(folder / "config.json")
-        start = None if ckpt else VideoTokenizer.from_pretrained(folder)  # a resumed fine-tune has its checkpoint
+        if cfg.get("decoder_padding") is not None:  # no weights of its own: the same ones, drawn another way
+            model_cfg = dataclasses.replace(model_cfg, decoder_padding=str(cfg.decoder_padding))
+        start = None
+        if not ckpt:  # a resumed fine-tune has its checkpoint
+            start = VideoTokenizer(model_cfg)
+            start.load_state_dict(VideoTokenizer.from_pretrained(folder).state_dict())
     recipe = OmegaConf.to_container(cfg.recipe, resolve=True)
     train_tokenizer(
         model_cfg,

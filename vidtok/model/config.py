@@ -13,6 +13,8 @@ QUANTIZERS = ("fsq", "vq", "lfq")
 # Keys added after tokenizers were first saved, with what a config.json without them means: `from_dict`
 # fills them in, and `identity_dict` leaves them out at that value, so an older tokenizer keeps its
 # fingerprint (the GPTs trained on it name it by that).
+PADDINGS: tuple[str, ...] = ("zeros", "circular")
+DECODER_KEYS: tuple[str, ...] = ("decoder_padding",)  # config of the decoder alone: outside the fingerprint
 LEGACY_DEFAULTS: dict = {"pixel_channels": [], "fsq_entropy_weight": 0.0, "fsq_saturation_weight": 0.0}
 
 # Level lists from the FSQ paper (Mentzer et al. 2023, table 1) keyed by the codebook size they give.
@@ -86,8 +88,14 @@ class TokenizerConfig:
     # default: Shapes usage 39% -> 84% and 34.7 -> 35.3 dB in the same hour, README)
     fsq_entropy_weight: float = 0.0
     fsq_saturation_weight: float = 0.01
+    # what the decoder's convs see past a frame's edge: "zeros", or "circular" (the opposite edge) for
+    # content that wraps around, as the Shapes world's torus does: an object crossing an edge is then
+    # drawn from the codes on both sides. The decoder only: the codes, and the fingerprint, stay the same.
+    decoder_padding: str = "zeros"
 
     def __post_init__(self) -> None:
+        if self.decoder_padding not in PADDINGS:
+            raise ValueError(f"decoder_padding={self.decoder_padding!r}: expected one of {PADDINGS}")
         if self.quantizer not in QUANTIZERS:
             raise ValueError(f"quantizer={self.quantizer!r}: expected one of {QUANTIZERS}")
         for name in ("spatial_factor", "temporal_factor", "patch"):
@@ -125,8 +133,10 @@ class TokenizerConfig:
         return dataclasses.asdict(self)
 
     def identity_dict(self) -> dict:
-        """`to_dict` without the keys that still hold their LEGACY_DEFAULTS value (what fingerprints hash)."""
-        return {k: v for k, v in self.to_dict().items() if not (k in LEGACY_DEFAULTS and v == LEGACY_DEFAULTS[k])}
+        """`to_dict` without the keys that still hold their LEGACY_DEFAULTS value and without the decoder's
+        own keys (what fingerprints hash: the decoder only draws the codes)."""
+        return {k: v for k, v in self.to_dict().items()
+                if k not in DECODER_KEYS and not (k in LEGACY_DEFAULTS and v == LEGACY_DEFAULTS[k])}
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "TokenizerConfig") -> "TokenizerConfig":

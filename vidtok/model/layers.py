@@ -28,11 +28,16 @@ class CausalConv3d(nn.Module):
         self.conv = nn.Conv3d(c_in, c_out, (temporal_kernel, kernel, kernel), padding=(0, kernel // 2, kernel // 2))
         self.stream = False
         self.cache: torch.Tensor | None = None
+        self.circular = False  # space wraps around: pad each frame with its opposite edge instead of zeros
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[0] == 1 and x.device.type == "cpu":
             return self._per_frame(self._with_front(x.transpose(1, 2), time_dim=1))
-        return self.conv(self._with_front(x, time_dim=2))
+        x = self._with_front(x, time_dim=2)
+        if self.circular and self.conv.padding[1]:
+            p = self.conv.padding[1]
+            return F.conv3d(F.pad(x, (p, p, p, p, 0, 0), mode="circular"), self.conv.weight, self.conv.bias)
+        return self.conv(x)
 
     def _with_front(self, x: torch.Tensor, time_dim: int) -> torch.Tensor:
         """x with its k_t - 1 frames of front context prepended along `time_dim`: the stream's cache (kept
@@ -66,7 +71,11 @@ class CausalConv3d(nn.Module):
             frames = torch.cat([frames[:, i:i + t_out] for i in range(kt)], dim=2)
         weight = self.conv.weight  # (C', C, k_t, k, k) -> (C', k_t * C, k, k), taps outermost as stacked
         weight = weight.transpose(1, 2).reshape(weight.shape[0], kt * c, *weight.shape[3:])
-        y = F.conv2d(frames.reshape(b * t_out, kt * c, h, w), weight, self.conv.bias, padding=self.conv.padding[1:])
+        frames = frames.reshape(b * t_out, kt * c, h, w)
+        pad = self.conv.padding[1:]
+        if self.circular and pad[0]:
+            frames, pad = F.pad(frames, (pad[1], pad[1], pad[0], pad[0]), mode="circular"), 0
+        y = F.conv2d(frames, weight, self.conv.bias, padding=pad)
         return y.view(b, t_out, -1, h, w).transpose(1, 2)
 
 

@@ -114,6 +114,9 @@ class Decoder(nn.Module):
             self.head = nn.Sequential(
                 CausalConv3d(ch[0], hidden, 1), nn.SiLU(), CausalConv3d(hidden, 3 * cfg.patch**2 * tf, 1)
             )
+        for m in self.modules():
+            if isinstance(m, CausalConv3d):
+                m.circular = cfg.decoder_padding == "circular"
 
     def forward(self, z: torch.Tensor, first: bool = True) -> torch.Tensor:
         """With `first` (the start of a video), the tf-1 frames that stand for the encoder's front padding
