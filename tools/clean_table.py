@@ -118,9 +118,10 @@ def markdown(rows: Sequence[dict], title: str) -> str:
 def plot(rows: Sequence[dict], path: Path) -> Path:
     fig = Figure(figsize=(8, 4.5))
     ax = fig.subplots()
-    for r in rows:
+    for i, r in enumerate(rows):
         frames, clean = r["by_frame"]["frames"], r["by_frame"]["clean"]
-        ax.plot(range(len(frames)), [(n - c) / n if n else math.nan for n, c in zip(frames, clean)], label=r["setting"])
+        ax.plot(range(len(frames)), [(n - c) / n if n else math.nan for n, c in zip(frames, clean)], label=r["setting"],
+                linestyle=("-", "--", ":")[i // 10 % 3])  # the colour cycle has 10 entries
     ax.set_xlabel("frame index")
     ax.set_ylabel("share of videos whose frame is not clean")
     ax.set_ylim(bottom=0)

@@ -1,5 +1,6 @@
-"""Evaluate a trained tokenizer on the Shapes splits: PSNR, SSIM, codebook usage, perplexity, and
-how often the Shapes attributes read back from the reconstructions (shapes_reader.judge(...)["all"]).
+"""Evaluate a trained tokenizer on the Shapes splits: PSNR, SSIM, codebook usage, perplexity, how often
+the reconstructions are clean in every frame (clean_frames.is_clean) and how often the Shapes attributes
+read back from them (shapes_reader.judge(...)["all"]).
 
 Usage: `python tools/eval_tokenizer.py --tokenizer runs/tokenizer-shapes/tokenizer --clips 256`
 
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"({args.clips} held-out clips, {time.perf_counter() - start:.0f} s)")
     else:
         print(f"({args.clips} clips per split, {time.perf_counter() - start:.0f} s; "
-              "read_back of 'all splits' is the worst split)")
+              "clean and read_back of 'all splits' are the worst split's)")
     return 0
 
 

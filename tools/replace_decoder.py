@@ -19,12 +19,16 @@ from vidgpt.generator import MODEL_GPT, MODEL_TOKENIZER, VideoGenerator
 from vidgpt.model.config import VidGPTConfig
 from vidgpt.model.gpt import CONFIG_FILE
 from vidgpt.train.fingerprint import fingerprint_matches, tokenizer_fingerprint
-from vidtok.model import VideoTokenizer
+from vidtok.model import TokenizerConfig, VideoTokenizer
+from vidtok.model.config import PADDINGS
 from vidtok.model.replace import replace_file, replacing_folder, temp_beside
 
 
-def replace_decoder(model: Path, tokenizer: Path) -> str:
-    """Swap `tokenizer` into `model`/tokenizer after checking it makes the same codes; returns its fingerprint."""
+def replace_decoder(model: Path, tokenizer: Path, decoder_padding: str | None = None) -> str:
+    """Swap `tokenizer` into `model`/tokenizer after checking it makes the same codes; returns its fingerprint.
+
+    decoder_padding: also switch the decoder's padding ("zeros" or "circular"; it has no weights of its own).
+    """
     for path in (model / MODEL_GPT / CONFIG_FILE, model / MODEL_TOKENIZER / "config.json", tokenizer / "config.json"):
         if not path.is_file():
             raise FileNotFoundError(f"{path} not found: --model takes a model folder, --tokenizer a tokenizer folder")
@@ -41,6 +45,8 @@ def replace_decoder(model: Path, tokenizer: Path) -> str:
         raise ValueError(f"{config_path} names another tokenizer than {model / MODEL_TOKENIZER}: the folder is not a pair")
     with replacing_folder(model / MODEL_TOKENIZER, marker="config.json") as tmp:
         shutil.copytree(tokenizer, tmp, dirs_exist_ok=True)
+        if decoder_padding is not None:
+            TokenizerConfig.from_dict({**new.cfg.to_dict(), "decoder_padding": decoder_padding}).save(tmp / "config.json")
     if recorded is not None and recorded != fingerprint:
         config.tokenizer = {**ident, "fingerprint": fingerprint}
         tmp = temp_beside(config_path)
@@ -54,9 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="a model folder (gpt/ + tokenizer/), changed in place")
     parser.add_argument("--tokenizer", required=True, help="a decoder fine-tune of the model's tokenizer")
+    parser.add_argument("--decoder-padding", choices=PADDINGS, default=None,
+                        help="also switch the decoder's padding (circular: for content that wraps around, as Shapes does)")
     args = parser.parse_args(argv)
     try:
-        fingerprint = replace_decoder(Path(args.model), Path(args.tokenizer))
+        fingerprint = replace_decoder(Path(args.model), Path(args.tokenizer), args.decoder_padding)
     except (FileNotFoundError, ValueError) as err:
         parser.error(str(err))
     print(f"{args.model}: tokenizer replaced by {args.tokenizer} (same codes, fingerprint {fingerprint[:12]}...)")

@@ -84,7 +84,7 @@ def gpt_folder(path: str | Path) -> Path:
     return path / MODEL_GPT if (path / MODEL_GPT).is_dir() else path
 
 
-GUIDANCE = 3.0  # vidgpt-generate's classifier-free guidance scale for a model without guidance distilled in
+GUIDANCE = 2.0  # vidgpt-generate's classifier-free guidance for a model without guidance distilled in: the scale with the most clean videos (docs/clean_videos.md; 3 and 1.5 within noise, 5 far worse)
 
 
 class VideoGenerator:
