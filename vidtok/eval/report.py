@@ -211,6 +211,14 @@ def markdown_report(
     return "\n\n".join(parts) + "\n"
 
 
+def _save(fig: Figure, path: str | Path) -> Path:
+    fig.tight_layout()
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(p, dpi=100)
+    return p
+
+
 def plot_accuracy(result: Mapping, path: str | Path) -> Path:
     """Grouped bars: per-attribute and all-attribute accuracy, one group per split."""
     groups = _groups(result)
@@ -225,11 +233,7 @@ def plot_accuracy(result: Mapping, path: str | Path) -> Path:
     ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     ax.set_ylabel("accuracy")
     ax.legend(ncol=len(ACCURACY_KEYS), fontsize=7, loc="upper center")
-    fig.tight_layout()
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=100)
-    return p
+    return _save(fig, path)
 
 
 def plot_frame_quality(result: Mapping, path: str | Path, compare: Mapping[str, Mapping] | None = None) -> Path:
@@ -247,11 +251,7 @@ def plot_frame_quality(result: Mapping, path: str | Path, compare: Mapping[str, 
     ax.set_ylabel("fraction of videos correct")
     ax.set_ylim(-0.02, 1.02)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=100)
-    return p
+    return _save(fig, path)
 
 
 def plot_failures(result: Mapping, path: str | Path) -> Path:
@@ -270,11 +270,7 @@ def plot_failures(result: Mapping, path: str | Path) -> Path:
     ax.set_ylabel("fraction of videos failing")
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=100)
-    return p
+    return _save(fig, path)
 
 
 def write_report(
