@@ -23,7 +23,9 @@ import numpy as np
 import pytest
 import torch
 
+from vidgpt.cli import evaluate as evaluate_cli
 from vidgpt.cli import generate as generate_cli
+from vidgpt.cli import pretokenize as pretokenize_cli
 from vidgpt.cli import train_gpt as train_gpt_cli
 from vidgpt.cli import train_tokenizer as train_tokenizer_cli
 from vidgpt.cli.runs import resume_checkpoint
@@ -34,6 +36,7 @@ from vidgpt.train.pretokenize import pretokenize
 from vidgpt.train.shards import TokenShardDataset, shard_name
 from vidtok.data.folder import FolderDataset
 from vidtok.data.shapes import ShapesDataset
+from vidtok.io import write_video
 from vidtok.model import TokenizerConfig, VideoTokenizer
 
 CLI = "cli"  # a command: exit 2, one `error:` line
@@ -78,6 +81,40 @@ class Ctx:
 
     def gen(self, *args: str) -> Cli:
         return cli(generate_cli, f"model={self.model}", f"out_dir={self.tmp / 'out'}", "formats=[gif]", *args)
+
+    def tok(self, *args: str) -> Cli:
+        return cli(train_tokenizer_cli, f"hydra.run.dir={self.tmp / 'run'}", *args)
+
+    def gpt(self, *args: str) -> Cli:
+        return cli(train_gpt_cli, f"tokenizer_dir={self.model / 'tokenizer'}", f"hydra.run.dir={self.tmp / 'run'}", *args)
+
+    def evaluate(self, *args: str) -> Cli:
+        return cli(evaluate_cli, f"model={self.model}", f"out_dir={self.tmp / 'eval'}", *args)
+
+    def pretok(self, *args: str) -> Cli:
+        return cli(pretokenize_cli, f"tokenizer_dir={self.model / 'tokenizer'}", f"out_dir={self.tmp / 'shards'}", *args)
+
+    def clips(self, n: int) -> Path:
+        """A folder of ``n`` readable 9-frame 32x32 mp4 clips, each with a caption file."""
+        root = self.tmp / "clips"
+        rng = np.random.default_rng(0)
+        for i in range(n):
+            write_video(root / f"clip{i}.mp4", rng.integers(0, 255, (9, 32, 32, 3), dtype=np.uint8))
+            (root / f"clip{i}.txt").write_text(PROMPT)
+        return root
+
+    def folder_run(self, train: Any, *args: str) -> Cli:
+        """A one-step tokenizer training on the folder ``clips(3)``, as a new user's first run."""
+        root = self.clips(3)
+        return train(f"data=folder", f"data.root={root}", "data.num_workers=0", "frames=9", "size=32",
+                     "trainer.max_steps=1", *args)
+
+    def full_disk_manifest(self) -> Cli:
+        """Generation into a folder whose samples.jsonl is /dev/full: every write to it fails with ENOSPC."""
+        out = self.tmp / "out"
+        out.mkdir()
+        (out / "samples.jsonl").symlink_to("/dev/full")
+        return self.gen()
 
     def file(self, name: str, data: bytes | str) -> Path:
         path = self.tmp / name
@@ -157,6 +194,80 @@ CASES: list[tuple[str, Callable[[Ctx], Any], Any, str]] = [
      "error: cannot write the run folder: [Errno 20] Not a directory"),
     ("cli corrupt safetensors", lambda c: c.gen(f"model={c.model_copy(truncate, 'tokenizer/model.safetensors')}"), CLI,
      "error: {tmp}/model/tokenizer/model.safetensors is not a readable safetensors file"),
+    ("cli NaN guidance", lambda c: c.gen("cfg_scale=nan"), CLI, "error: cfg_scale=nan: must be a finite number"),
+    ("cli infinite guidance", lambda c: c.gen("cfg_scale=inf"), CLI, "error: cfg_scale=inf: must be a finite number"),
+    ("cli NaN temperature", lambda c: c.gen("temperature=nan"), CLI, "error: temperature=nan: must be a finite number"),
+    ("cli negative guidance", lambda c: c.gen("cfg_scale=-1"), CLI, "error: cfg_scale=-1: must be >= 0 (1: no guidance; null: the model's own)"),
+    ("cli top_p above one", lambda c: c.gen("top_p=1.5"), CLI, "error: top_p=1.5: must be <= 1"),
+    ("cli top_p zero", lambda c: c.gen("top_p=0"), CLI, "error: top_p=0: must be > 0"),
+    ("cli fractional frames", lambda c: c.gen("frames=2.5"), CLI, "error: frames=2.5: expected an integer or null"),
+    ("cli negative seed", lambda c: c.gen("seed=-1"), CLI, "error: seed=-1: must be >= 0"),
+    ("cli unknown schedule", lambda c: c.gen("schedule=fast"), CLI, "error: schedule='fast': choose one of raster, diagonal"),
+    ("cli window zero", lambda c: c.gen("window=0"), CLI, "error: window=0: must be >= 1"),
+    ("cli frame_overlap not a flag", lambda c: c.gen("frame_overlap=maybe"), CLI,
+     "error: frame_overlap='maybe': expected true or false"),
+    ("cli no formats", lambda c: c.gen("formats=[]"), CLI, "error: formats=[]: needs at least 1 item(s)"),
+    ("cli unknown format", lambda c: c.gen("formats=[avi]"), CLI,
+     "error: formats[0]='avi': choose one of mp4, gif, png, webm"),
+    ("cli formats not a list", lambda c: c.gen("formats=gif"), CLI, "error: formats='gif': expected a list"),
+    ("cli CUDA on a machine without", lambda c: c.gen("device=cuda"), CLI,
+     "error: device='cuda': this machine has no CUDA device (use cpu)"),
+    ("cli unknown device", lambda c: c.gen("device=tpu9"), CLI, "error: device='tpu9': not a device"),
+    ("cli empty prompt", lambda c: c.gen("prompt=''"), CLI, "error: prompt='': empty (write what the video shows"),
+    ("cli whitespace prompt", lambda c: c.gen("prompt='   '"), CLI, "error: prompt='   ': empty"),
+    ("cli non-ASCII prompt unquoted", lambda c: c.gen("prompt=دائرة حمراء"), CLI,
+     """error: cannot parse 'prompt=دائرة حمراء': a value with letters beyond ASCII needs quotes, write 'prompt="دائرة حمراء"'"""),
+    ("cli emoji prompt unquoted", lambda c: c.gen("prompt=🔴"), CLI, "needs quotes, write 'prompt=\"🔴\"'"),
+    ("cli umlaut path unquoted", lambda c: c.tok("data=folder", "data.root=/tmp/Müller"), CLI,
+     """write 'data.root="/tmp/Müller"'"""),
+    ("cli image and video", lambda c: c.gen("image=a.png", "video=b.mp4"), CLI,
+     "error: image= and video= both given"),
+    ("cli given_frames zero", lambda c: c.gen("given_frames=0"), CLI, "error: given_frames=0: must be >= 1"),
+    ("cli full disk while writing", lambda c: c.full_disk_manifest(), CLI,
+     "error: cannot write {tmp}/out/samples.jsonl: No space left on device"),
+    ("cli output folder is a file", lambda c: c.gen(f"out_dir={c.file('f', '')}"), CLI,
+     "error: cannot write the run folder"),
+    ("cli evaluate no videos per split", lambda c: c.evaluate("per_split=0"), CLI, "error: per_split=0: must be >= 1"),
+    ("cli evaluate unknown split", lambda c: c.evaluate("splits=[test]"), CLI, "error: splits[0]='test': choose one of"),
+    ("cli evaluate unknown schedule", lambda c: c.evaluate("schedules=[fast]"), CLI,
+     "error: schedules[0]='fast': choose one of raster, diagonal"),
+    ("cli evaluate NaN temperature", lambda c: c.evaluate("temperature=nan"), CLI,
+     "error: temperature=nan: must be a finite number"),
+    ("cli evaluate negative tokenizer clips", lambda c: c.evaluate("tokenizer_clips=-1"), CLI,
+     "error: tokenizer_clips=-1: must be >= 0"),
+    ("cli pretokenize unknown split", lambda c: c.pretok("split=test"), CLI, "error: split='test': choose one of train, val"),
+    ("cli pretokenize shard size zero", lambda c: c.pretok("shard_size=0"), CLI, "error: shard_size=0: must be >= 1"),
+    ("cli pretokenize CUDA without", lambda c: c.pretok("device=cuda:0"), CLI,
+     "error: device='cuda:0': this machine has no CUDA device"),
+    ("cli max_steps not a number", lambda c: c.tok("trainer.max_steps=abc"), CLI,
+     "error: trainer.max_steps='abc': expected an integer"),
+    ("cli max_steps negative", lambda c: c.tok("trainer.max_steps=-5"), CLI,
+     "error: trainer.max_steps=-5: must be >= 1, or -1 for no limit"),
+    ("cli max_time not a duration", lambda c: c.gpt("trainer.max_time=1h"), CLI,
+     "error: trainer.max_time='1h': expected \"DD:HH:MM:SS\""),
+    ("cli GPU trainer without CUDA", lambda c: c.tok("trainer=gpu"), CLI,
+     "error: trainer.accelerator='gpu': this machine has no CUDA device (use trainer=cpu)"),
+    ("cli NaN learning rate", lambda c: c.tok("recipe.lr=nan"), CLI, "error: recipe.lr=nan: must be a finite number"),
+    ("cli negative learning rate", lambda c: c.gpt("recipe.lr=-0.1"), CLI, "error: recipe.lr=-0.1: must be >= 0"),
+    ("cli infinite loss weight", lambda c: c.tok("recipe.l1_weight=inf"), CLI,
+     "error: recipe.l1_weight=inf: must be a finite number"),
+    ("cli batch size zero in training", lambda c: c.gpt("data.batch_size=0"), CLI,
+     "error: data.batch_size=0: must be >= 1"),
+    ("cli negative workers", lambda c: c.tok("data.num_workers=-1"), CLI, "error: data.num_workers=-1: must be >= 0"),
+    ("cli unknown decoder padding", lambda c: c.tok("decoder_padding=reflect"), CLI,
+     "error: decoder_padding='reflect': choose one of zeros, circular"),
+    ("cli code noise above one", lambda c: c.tok("recipe.code_noise=1.5"), CLI,
+     "error: recipe.code_noise=1.5: must be <= 1"),
+    ("cli context noise above one", lambda c: c.gpt("recipe.context_noise=2"), CLI,
+     "error: recipe.context_noise=2: must be <= 1"),
+    ("cli export interval zero", lambda c: c.gpt("export_every_n_steps=0"), CLI,
+     "error: export_every_n_steps=0: must be >= 1"),
+    ("cli validation interval zero", lambda c: c.gpt("trainer.val_check_interval=0"), CLI,
+     "error: trainer.val_check_interval=0: must be > 0"),
+    ("cli tokenizer: fewer clips than a batch", lambda c: c.folder_run(c.tok, "data.batch_size=16"), CLI,
+     "error: the training set has 3 usable clip(s), fewer than data.batch_size=16: no full batch"),
+    ("cli GPT: fewer clips than a batch", lambda c: c.folder_run(c.gpt, "data.batch_size=4", "gpt=tiny"), CLI,
+     "error: the training set has 3 usable clip(s), fewer than data.batch_size=4"),
     # ---- files and checkpoints
     ("missing video", lambda c: load_first_frames(c.tmp / "clip.mp4", 32, frames=5), FileNotFoundError,
      "not found: {tmp}/clip.mp4"),
@@ -201,6 +312,16 @@ CASES: list[tuple[str, Callable[[Ctx], Any], Any, str]] = [
      "height 30 and width 30 must be positive multiples of spatial_factor 8"),
     ("negative frames", lambda c: c.generator.generate(PROMPT, frames=-1, decode=False), ValueError,
      "frames=-1: must be >= 1"),
+    ("NaN guidance in Python", lambda c: c.generator.generate(PROMPT, cfg_scale=float("nan"), decode=False), ValueError,
+     "cfg_scale must be a finite number, got nan"),
+    ("infinite temperature in Python", lambda c: c.generator.generate(PROMPT, temperature=float("inf"), decode=False),
+     ValueError, "temperature must be a finite number, got inf"),
+    ("fractional top_k in Python", lambda c: c.generator.generate(PROMPT, top_k=2.5, decode=False), ValueError,
+     "top_k must be an integer >= 1 or None, got 2.5"),
+    ("a prompt that is not text", lambda c: c.generator.generate([PROMPT, 3], decode=False), ValueError,
+     "prompts must be a string or a non-empty list of strings"),
+    ("no formats in Python", lambda c: generate_samples(c.generator, [PROMPT], c.tmp / "o", SampleOptions(), formats=[]),
+     ValueError, "formats=[]: choose one or more of"),
     # ---- data
     ("zero-size Shapes clips", lambda c: ShapesDataset("train", length=4, frames=9, size=0), ValueError,
      "size must be an integer >= 16, got 0"),
@@ -256,7 +377,11 @@ def test_bad_input_gives_a_clear_message(call, expected, text, tiny_model_dir, g
 
 
 def test_catalogue_covers_the_required_kinds():
-    assert len(CASES) >= 24 and len({c[0] for c in CASES}) == len(CASES)
+    assert len(CASES) >= 60 and len({c[0] for c in CASES}) == len(CASES)
+    commands = {"c.gen(", "c.tok(", "c.gpt(", "c.evaluate(", "c.pretok("}
+    import inspect
+    sources = " ".join(inspect.getsource(c[1]) for c in CASES)
+    assert all(name in sources for name in commands)
 
 
 def test_console_command_prints_one_line_and_exits_2(tmp_path):
@@ -268,3 +393,96 @@ def test_console_command_prints_one_line_and_exits_2(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert messages(proc.stderr) == ["error: Could not override 'no_such'. To append to your config use +no_such=1 "
                                      "(Key 'no_such' is not in struct)"]
+
+
+def test_a_bad_file_in_a_dataset_is_a_named_counted_skip(generator, tiny_model_dir, tmp_path, caplog):
+    """A dangling or self-looping symlink, a caption file or a manifest line that is not UTF-8: each skips one
+    video, named once in the log and counted by reason, and the run goes on with the rest."""
+    ctx = Ctx(tiny_model_dir, tmp_path, generator)
+    root = ctx.clips(3)
+    (root / "gone.mp4").symlink_to(root / "nowhere.mp4")
+    (root / "loop.mp4").symlink_to(root / "loop.mp4")
+    (root / "clip2.txt").write_bytes(LATIN1)
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="vidtok.data.folder"):
+        ds = FolderDataset(root, frames=9, size=32)
+        [ds[i] for i in range(len(ds))]
+    s = ds.summary()
+    assert s["usable"] == 2 and len(ds) == 2
+    assert s["reasons"] == {"missing": 1, "unreadable": 1, "bad caption": 1}
+    assert "caption file" in s["skipped_files"][str(root / "clip2.mp4")]
+    assert "not UTF-8" in s["skipped_files"][str(root / "clip2.mp4")]
+    for name in ("gone.mp4", "loop.mp4", "clip2.mp4"):
+        assert sum(name in r.getMessage() for r in caplog.records if "skips" in r.getMessage()) == 1, name
+
+    manifest = tmp_path / "clips.jsonl"
+    lines = [json.dumps({"path": f"clips/clip{i}.mp4", "caption": PROMPT}).encode() for i in range(2)]
+    manifest.write_bytes(b"\n".join([lines[0], b'{"path": "clips/clip1.mp4", "caption": "caf\xe9"}', lines[1],
+                                     b"{broken"]) + b"\n")
+    ds = FolderDataset(manifest, frames=9, size=32)
+    s = ds.summary()
+    assert s["usable"] == 2 and s["reasons"] == {"bad manifest line": 2}
+    assert s["skipped_files"] == {f"{manifest}:2": "bad manifest line: not UTF-8 text",
+                                  f"{manifest}:4": "bad manifest line: not valid JSON (Expecting property name "
+                                                   "enclosed in double quotes)"}
+
+
+def test_a_manifest_that_is_not_utf8_names_its_line(tmp_path):
+    from vidtok.data.manifest import read_manifest
+
+    manifest = tmp_path / "m.csv"
+    manifest.write_bytes(b"path,caption\na.mp4,ok\nb.mp4,caf\xe9\n")
+    with pytest.raises(ValueError, match=re.escape(f"{manifest}:3: not UTF-8 text")):
+        read_manifest(manifest)
+
+
+def test_a_run_that_trains_no_step_exports_nothing(tmp_path):
+    """Fewer clips than a batch is refused before training; a run that ends at step 0 anyway (here
+    max_steps=0) raises instead of exporting the weights it started from."""
+    from vidtok.train.fit import train_tokenizer
+    from vidtok.train.module import TrainConfig
+
+    cfg = TokenizerConfig(channels=[8, 16], blocks=1, pixel_channels=[8], codebook_size=64)
+    data = ShapesDataset("train", length=2, frames=5, size=32)
+    with pytest.raises(ValueError, match="fewer than data.batch_size=4"):
+        train_tokenizer(cfg, data, out_dir=tmp_path, batch_size=4, train_cfg=TrainConfig(max_steps=1))
+    with pytest.raises(ValueError, match="training ended after 0 steps"):
+        train_tokenizer(cfg, data, out_dir=tmp_path, batch_size=2, train_cfg=TrainConfig(max_steps=0),
+                        trainer_kwargs=dict(enable_model_summary=False, logger=False))
+    assert not (tmp_path / "tokenizer").exists()
+
+
+def test_failed_generation_leaves_no_manifest_and_records_given_frames(generator, tmp_path):
+    with pytest.raises(ValueError):
+        generate_samples(generator, [PROMPT], tmp_path / "a", SampleOptions(temperature=float("nan")))
+    assert not (tmp_path / "a" / "samples.jsonl").exists()
+    video = np.zeros((5, 32, 32, 3), np.uint8)
+    [record] = generate_samples(generator, [PROMPT], tmp_path / "b", SampleOptions(extra={"given_frames": 5}),
+                                formats=["gif"], video=video, progress=False)
+    assert json.loads((tmp_path / "b" / "samples.jsonl").read_text())["given_frames"] == 5 == record["given_frames"]
+
+
+def test_sample_files_of_other_scripts_are_told_apart():
+    from vidgpt.samples import sample_stem
+
+    arabic, hebrew = sample_stem(0, "دائرة حمراء", 0), sample_stem(1, "עיגול אדום", 0)
+    assert arabic == "000_دائرة_حمراء_s0" and hebrew == "001_עיגול_אדום_s0"
+    rocket, heart = sample_stem(2, "🚀", 0), sample_stem(2, "❤️", 0)
+    assert rocket.startswith("002_prompt_") and rocket != heart
+    assert sample_stem(3, "", 1) == "003_unconditional_s1"
+
+
+def test_ctrl_c_while_the_command_starts_is_one_line(tmp_path):
+    """SIGINT during the imports (before Hydra or torch are loaded): "interrupted", status 130, no traceback."""
+    import signal
+    import time
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.Popen([sys.executable, "-c", "from vidgpt.cli.console import generate; generate()"],
+                            cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert messages(err) == ["interrupted"]

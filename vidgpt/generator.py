@@ -28,6 +28,7 @@ from vidtok.model import VideoTokenizer
 
 from .decode.forward import StaticForward
 from .decode.loop import decode_steps
+from .decode.sampling import check_sampling
 from .decode.schedules import Schedule, make_schedule
 from .model.gpt import VidGPT
 from .train.fingerprint import check_trained_on
@@ -157,7 +158,8 @@ class VideoGenerator:
                  top_p: float | None = None, seed: int | None = None,
                  image: Any = None, video: Any = None, stream: bool = False, replace_standins: bool = True,
                  decode: bool = True, threads: int | None = None) -> Generation | Iterator[LatentFrame]:
-        """Generate one video per prompt.
+        """Generate one video per prompt. An empty prompt ("") asks for an unconditional video: the null
+        prompt of classifier-free guidance (the command line refuses a blank prompt instead).
 
         frames: pixel frames (default: the trained length). image (H, W, 3) / (B, H, W, 3) uint8: the
         first frame, encoded into the first latent frame. video (N, H, W, 3) / (B, N, H, W, 3) uint8:
@@ -169,9 +171,10 @@ class VideoGenerator:
         """
         if cfg_scale is None:
             cfg_scale = self.default_cfg_scale
+        check_sampling(temperature, top_k, top_p, cfg_scale)  # before any work
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-        if not prompts:
-            raise ValueError("prompts must be a non-empty string or list of strings")
+        if not prompts or not all(isinstance(p, str) for p in prompts):
+            raise ValueError("prompts must be a string or a non-empty list of strings")
         if image is not None and video is not None:
             raise ValueError("pass image= or video=, not both")
         batch = len(prompts)

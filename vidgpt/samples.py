@@ -7,6 +7,7 @@ written atomically), so an interrupted run never leaves a sample that looks fini
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -21,6 +22,7 @@ from PIL import Image
 
 from vidtok.data.clips import resize_crop
 from vidtok.io import read_video, write_contact_sheet, write_video
+from vidtok.io.errors import WriteError
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +108,11 @@ def check_writable(out_dir: str | Path) -> Path:
 
 
 def sample_stem(index: int, prompt: str, seed: int) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "_", prompt.lower()).strip("_")[:60] or "unconditional"
+    """``<index>_<prompt's words>_s<seed>``: letters of any script are kept; a prompt of none (emoji only)
+    is named by a hash of its text, so that two such prompts' files differ; the empty prompt is "unconditional"."""
+    slug = re.sub(r"\W+", "_", prompt.lower()).strip("_")[:60]
+    if not slug:
+        slug = f"prompt_{hashlib.sha1(prompt.encode()).hexdigest()[:8]}" if prompt.strip() else "unconditional"
     return f"{index:03d}_{slug}_s{seed}"
 
 
@@ -129,8 +135,8 @@ def generate_samples(
     sample can be regenerated alone from its manifest line.
     """
     unknown = set(formats) - set(FORMATS)
-    if unknown:
-        raise ValueError(f"formats: unknown {sorted(unknown)}; choose from {list(FORMATS)}")
+    if unknown or not formats:
+        raise ValueError(f"formats={list(formats)}: choose one or more of {list(FORMATS)}")
     if samples < 1 or batch_size < 1:
         raise ValueError(f"samples={samples} and batch_size={batch_size} must be >= 1")
     out_dir = check_writable(out_dir)
@@ -139,12 +145,12 @@ def generate_samples(
     jobs = [(i, p, seed + i) for i in range(samples) for p in prompts]
     manifest_path = out_dir / MANIFEST
     # Continue numbering after an earlier run's samples in the same folder instead of overwriting them.
-    index = sum(1 for _ in open(manifest_path, encoding="utf-8")) if manifest_path.exists() else 0
+    index = sum(1 for _ in open(manifest_path, encoding="utf-8")) if manifest_path.is_file() else 0
     records = []
     from tqdm import tqdm  # noqa: PLC0415
 
-    bar = tqdm(total=len(jobs), desc="generate", unit="video", disable=not progress)
-    with open(manifest_path, "a", encoding="utf-8") as manifest:
+    with tqdm(total=len(jobs), desc="generate", unit="video", disable=not progress) as bar, \
+            _Manifest(manifest_path) as manifest:  # the bar ends its line before an error is printed
         for s in range(samples):
             batch_jobs = [j for j in jobs if j[0] == s]
             for start in range(0, len(batch_jobs), batch_size):
@@ -155,18 +161,63 @@ def generate_samples(
                 seconds = (time.perf_counter() - t0) / len(chunk)
                 for (_, prompt, sample_seed), frames in zip(chunk, result.videos):
                     stem = out_dir / sample_stem(index, prompt, sample_seed)
-                    files = [_write(stem, fmt, frames) for fmt in formats]
+                    files = _write_all(stem, formats, frames)
                     record = dict(prompt=prompt, seed=sample_seed, file=files[0].name,
                                   files=[f.name for f in files], seconds=round(seconds, 3), **_settings(options))
                     record["frames"] = int(frames.shape[0])
                     record["dtype"] = generator.dtype_name
-                    manifest.write(json.dumps(record) + "\n")
-                    manifest.flush()
+                    try:
+                        manifest.append(record)
+                    except BaseException:  # a sample is its files and its line: without the line, no files
+                        for f in files:
+                            f.unlink(missing_ok=True)
+                        raise
                     records.append(record)
                     index += 1
                     bar.update(1)
-    bar.close()
     return records
+
+
+class _Manifest:
+    """``samples.jsonl``, created with its first record (a run failing before any sample leaves none), one
+    flushed JSON line per finished sample; strict JSON (a NaN is a bug, never written)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self._file = path, None
+
+    def __enter__(self) -> "_Manifest":
+        return self
+
+    def append(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record, allow_nan=False) + "\n"
+        try:
+            if self._file is None:
+                self._file = open(self.path, "a", encoding="utf-8")
+            self._file.write(line)
+            self._file.flush()
+        except OSError as e:
+            raise WriteError.wrap(self.path, e) from e
+
+    def __exit__(self, *exc: object) -> None:
+        if self._file is not None:
+            try:
+                self._file.close()
+            except OSError as e:  # the last flush can be where a full disk shows
+                if exc[0] is None:
+                    raise WriteError.wrap(self.path, e) from e
+
+
+def _write_all(stem: Path, formats: Sequence[str], frames: np.ndarray) -> list[Path]:
+    """A sample's files, all or none: when one fails (a full disk), those already written go too."""
+    files: list[Path] = []
+    try:
+        for fmt in formats:
+            files.append(_write(stem, fmt, frames))
+    except BaseException:
+        for f in files:
+            f.unlink(missing_ok=True)
+        raise
+    return files
 
 
 def _write(stem: Path, fmt: str, frames: np.ndarray) -> Path:

@@ -9,6 +9,7 @@ its job: the sweep goes on, and the command exits with status 2 at the end, nami
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import os
@@ -24,6 +25,9 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
+from vidgpt.cli.options import check_options
+from vidtok.io.errors import WriteError
+
 CONFIG_PATH = "pkg://vidgpt.conf"
 ERROR_FILE = "error.txt"  # in a sweep job's folder: why that job stopped
 FULL_ERROR = "HYDRA_FULL_ERROR"
@@ -31,7 +35,10 @@ FULL_ERROR = "HYDRA_FULL_ERROR"
 # Exceptions that mean "the input is wrong", not "the program is wrong". Hydra and OmegaConf errors
 # are config errors (unknown key or option, missing mandatory value, bad interpolation).
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, PermissionError, NotADirectoryError,
-               IsADirectoryError, KeyError, TypeError, FloatingPointError, HydraException, OmegaConfBaseException)
+               IsADirectoryError, KeyError, TypeError, FloatingPointError, WriteError, HydraException,
+               OmegaConfBaseException)
+# An OSError with one of these is the machine refusing a write (full disk, read-only place), not a bug.
+WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG)
 
 
 def user_message(e: BaseException) -> str | None:
@@ -41,6 +48,9 @@ def user_message(e: BaseException) -> str | None:
         cause = user_message(e.__cause__) if e.__cause__ is not None else one_line(str(e))
         key = re.search(r"full_key: (\S+)", str(e))
         return f"{key.group(1)}: {cause}" if key and cause else cause
+    if isinstance(e, OSError) and not isinstance(e, USER_ERRORS) and e.errno in WRITE_ERRNOS:
+        where = f" {e.filename}" if e.filename else ""
+        return f"cannot write{where}: {e.strerror or e}"
     if not isinstance(e, USER_ERRORS):
         return None
     if isinstance(e, OmegaConfBaseException):  # the first line names the key; the rest repeats it
@@ -48,7 +58,12 @@ def user_message(e: BaseException) -> str | None:
     text = e.args[0] if isinstance(e, KeyError) and e.args else e
     message = one_line(str(text))
     if isinstance(e, OverrideParseException):
-        message = f"cannot parse {e.override!r}: {message}"
+        override = str(e.override)
+        key, eq, value = override.partition("=")
+        if eq and not value.isascii() and not value.startswith(("'", '"')):  # Hydra's lexer reads ASCII unquoted
+            return (f"cannot parse {override!r}: a value with letters beyond ASCII needs quotes, "
+                    f"""write '{key}="{value}"' (the shell's quotes around Hydra's)""")
+        message = f"cannot parse {override!r}: {message}"
     if isinstance(e, HydraException) and isinstance(e.__cause__, OmegaConfBaseException):
         message += f" ({user_message(e.__cause__)})"
     return message
@@ -85,8 +100,12 @@ def _job_failed(message: str) -> str:
     return f"job {job.job.num}"
 
 
-def hydra_app(config_name: str) -> Callable[[Callable[[DictConfig], object]], Callable[[], None]]:
-    """Decorate ``fn(cfg)`` into a console-script ``main()`` reading ``conf/<config_name>.yaml``."""
+def hydra_app(config_name: str, options: dict | None = None) -> Callable[[Callable[[DictConfig], object]], Callable[[], None]]:
+    """Decorate ``fn(cfg)`` into a console-script ``main()`` reading ``conf/<config_name>.yaml``.
+
+    ``options``: {key: rule} (vidgpt.cli.options), checked before ``fn`` runs; every number of the
+    config is also checked to be finite.
+    """
 
     def wrap(fn: Callable[[DictConfig], object]) -> Callable[[], None]:
         started: list[bool] = []  # whether Hydra got as far as calling `fn` in this launch
@@ -97,6 +116,7 @@ def hydra_app(config_name: str) -> Callable[[Callable[[DictConfig], object]], Ca
         def run(cfg: DictConfig) -> object:
             started.append(True)
             try:
+                check_options(cfg, options or {})
                 return fn(cfg)  # a sweeper may need it (Optuna optimises what the training commands return)
             except KeyboardInterrupt:
                 print("interrupted", file=sys.stderr)
@@ -124,12 +144,20 @@ def hydra_app(config_name: str) -> Callable[[Callable[[DictConfig], object]], Ca
                 run()
                 if failed:
                     _exit_user_error(f"{len(failed)} sweep job(s) failed: {', '.join(failed)} (why: {ERROR_FILE} in each job's folder)")
+            except KeyboardInterrupt:  # while Hydra was still composing the config
+                print("interrupted", file=sys.stderr)
+                sys.exit(130)
             except (HydraException, OmegaConfBaseException) as e:
                 _exit_user_error(user_message(e) or one_line(str(e)))
             except OSError as e:
                 if started:  # raised by `fn`, and not a user error: a program error keeps its traceback
                     raise
                 _exit_user_error(f"cannot write the run folder: {e}")  # Hydra makes it before `fn` runs
+            except ValueError as e:
+                # Hydra's log file in the run folder: logging reports its OSError as "Unable to configure handler"
+                if started or not isinstance(e.__cause__, OSError):
+                    raise
+                _exit_user_error(f"cannot write the run folder: {e.__cause__}")
             finally:
                 os.environ.pop(FULL_ERROR, None)
 

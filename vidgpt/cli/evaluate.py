@@ -7,12 +7,29 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from vidgpt.cli.app import hydra_app
+from vidgpt.cli.options import SAMPLING, Choice, Flag, Items, Number, Text
 from vidgpt.cli.generate import model_folder
 from vidgpt.evaluate import evaluate_generator
-from vidgpt.generator import VideoGenerator
+from vidgpt.evaluate import EVAL_SPLITS
+from vidgpt.generator import DTYPES, VideoGenerator
 from vidtok.eval.evaluate import evaluate_folder
 from vidtok.eval.reconstruction import evaluate_tokenizer
 from vidtok.eval.report import write_report
+
+
+OPTIONS = {
+    **SAMPLING,
+    "model": Text(optional=True),
+    "folder": Text(optional=True),
+    "manifest": Text(optional=True),
+    "splits": Items(Choice(EVAL_SPLITS + ("train", "val"))),
+    "schedules": Items(Choice(("raster", "diagonal"))),
+    "per_split": Number(int, minimum=1),
+    "frechet": Flag(),
+    "i3d": Text(optional=True),
+    "tokenizer_clips": Number(int, minimum=0),
+    "dtype": Choice(tuple(DTYPES)),
+}
 
 
 def evaluate(cfg: DictConfig) -> dict:
@@ -51,7 +68,7 @@ def _pct(x) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
-main = hydra_app("evaluate")(evaluate)
+main = hydra_app("evaluate", OPTIONS)(evaluate)
 
 if __name__ == "__main__":
     main()

@@ -7,9 +7,9 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from vidgpt.cli.app import hydra_app
-from vidgpt.cli.values import number
-from vidgpt.generator import VideoGenerator
-from vidgpt.samples import SampleOptions, generate_samples, load_first_frames, read_prompts_file
+from vidgpt.cli.options import SAMPLING, Choice, Items, Number, Text
+from vidgpt.generator import DTYPES, VideoGenerator
+from vidgpt.samples import FORMATS, SampleOptions, generate_samples, load_first_frames, read_prompts_file
 
 # The shipped model lives inside the package so an installed command finds it.
 SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "pretrained" / "shapes"
@@ -29,19 +29,43 @@ def model_folder(model: str | None) -> Path:
     return SHIPPED_MODEL
 
 
+OPTIONS = {
+    **SAMPLING,
+    "schedule": Choice(("raster", "diagonal")),
+    "model": Text(optional=True),
+    "prompt": Text(blank=True),  # blank: refused below with its own message
+    "prompts_file": Text(optional=True),
+    "samples": Number(int, minimum=1),
+    "image": Text(optional=True),
+    "video": Text(optional=True),
+    "given_frames": Number(int, minimum=1),
+    "max_prompt_chars": Number(int, minimum=1),
+    "dtype": Choice(tuple(DTYPES)),
+    "formats": Items(Choice(FORMATS)),
+}
+
+
+def command_prompt(prompt: object) -> str:
+    """The `prompt=` of the command line; a blank one is refused, as a blank line of a prompts file is."""
+    text = str(prompt).strip()
+    if not text:
+        raise ValueError(f"prompt={prompt!r}: empty (write what the video shows, e.g. prompt=\"a red circle moves up\"; "
+                         "an unconditional video: VideoGenerator.generate(\"\") in Python)")
+    return text
+
+
 def generate(cfg: DictConfig) -> list[dict]:
-    samples, batch_size = number(cfg, "samples", minimum=1), number(cfg, "batch_size", minimum=1)
-    seed = number(cfg, "seed")
+    if cfg.image and cfg.video:
+        raise ValueError("image= and video= both given: image-to-video or continuation, not both")
     options = SampleOptions(
-        frames=number(cfg, "frames", minimum=1, optional=True), schedule=cfg.schedule,
-        window=number(cfg, "window", minimum=1), frame_overlap=cfg.frame_overlap,
-        frame_window=number(cfg, "frame_window", minimum=1, optional=True),
-        cfg_scale=number(cfg, "cfg_scale", float, optional=True), temperature=number(cfg, "temperature", float, minimum=0),
-        top_k=number(cfg, "top_k", minimum=1, optional=True), top_p=number(cfg, "top_p", float, optional=True),
-        extra={k: cfg[k] for k in ("image", "video") if cfg[k]},
+        frames=cfg.frames, schedule=cfg.schedule, window=cfg.window, frame_overlap=cfg.frame_overlap,
+        frame_window=cfg.frame_window, cfg_scale=cfg.cfg_scale, temperature=cfg.temperature, top_k=cfg.top_k,
+        top_p=cfg.top_p,
+        extra={**{k: cfg[k] for k in ("image", "video") if cfg[k]},
+               **({"given_frames": cfg.given_frames} if cfg.video else {})},
     )
-    given_frames = number(cfg, "given_frames", minimum=1)
-    prompts = read_prompts_file(cfg.prompts_file, cfg.max_prompt_chars) if cfg.prompts_file else [str(cfg.prompt)]
+    samples, batch_size, seed, given_frames = cfg.samples, cfg.batch_size, cfg.seed, cfg.given_frames
+    prompts = read_prompts_file(cfg.prompts_file, cfg.max_prompt_chars) if cfg.prompts_file else [command_prompt(cfg.prompt)]
     generator = VideoGenerator.from_pretrained(model_folder(cfg.model), device=cfg.device, dtype=cfg.dtype)
     size = int((generator.gpt.config.tokenizer or {}).get("height", 64))
     image = load_first_frames(cfg.image, size) if cfg.image else None
@@ -57,7 +81,7 @@ def generate(cfg: DictConfig) -> list[dict]:
     return records
 
 
-main = hydra_app("generate")(generate)
+main = hydra_app("generate", OPTIONS)(generate)
 
 if __name__ == "__main__":
     main()

@@ -8,13 +8,23 @@ from omegaconf import DictConfig
 
 from vidgpt.cli.app import hydra_app
 from vidgpt.cli.common import dataset
+from vidgpt.cli.options import Choice, Device, Number, Text
 from vidgpt.train.pretokenize import pretokenize
 from vidtok.model import VideoTokenizer
 
 
+OPTIONS = {
+    "tokenizer_dir": Text(),
+    "out_dir": Text(),
+    "split": Choice(("train", "val")),
+    "shard_size": Number(int, minimum=1),
+    "batch_size": Number(int, minimum=1),
+    "data.num_workers": Number(int, minimum=0),
+    "device": Device(),
+}
+
+
 def run(cfg: DictConfig) -> Path:
-    if cfg.split not in ("train", "val"):
-        raise ValueError(f"split={cfg.split}: expected train or val")
     if cfg.data[cfg.split] is None:
         raise ValueError(f"split={cfg.split}: the data config has no {cfg.split} dataset")
     tokenizer = VideoTokenizer.from_pretrained(cfg.tokenizer_dir)
@@ -26,7 +36,7 @@ def run(cfg: DictConfig) -> Path:
     return Path(cfg.out_dir)
 
 
-main = hydra_app("pretokenize")(run)
+main = hydra_app("pretokenize", OPTIONS)(run)
 
 if __name__ == "__main__":
     main()

@@ -14,11 +14,29 @@ from omegaconf import DictConfig, OmegaConf
 
 from vidgpt.cli.app import hydra_app
 from vidgpt.cli.common import dataset, is_rank_zero, run_dir, trainer_from_config
+from vidgpt.cli.options import TRAINING, Flag, Number, Text
 from vidgpt.cli.runs import resume_checkpoint
 from vidgpt.cli.sweep import objective
 from vidgpt.generator import MODEL_TOKENIZER
 from vidgpt.train.fit import train_gpt
 from vidtok.model.replace import replacing_folder
+
+
+OPTIONS = {
+    **TRAINING,
+    "tokenizer_dir": Text(),
+    "frames": Number(int, minimum=1),
+    "size": Number(int, minimum=8),
+    "export_every_n_steps": Number(int, minimum=1, optional=True),
+    "snapshots": Flag(),
+    "gpt.prompt_length": Number(int, minimum=1),
+    "gpt.text_vocab_size": Number(int, minimum=8),
+    "recipe.prompt_dropout": Number(float, minimum=0, maximum=1),
+    "recipe.context_noise": Number(float, minimum=0, maximum=1),
+    "recipe.diagonal_mask_prob": Number(float, minimum=0, maximum=1),
+    "recipe.schedule_minutes": Number(float, above=0, optional=True),
+    "recipe.distill_cfg_scale": Number(float, minimum=0, optional=True),
+}
 
 
 def train(cfg: DictConfig) -> Path | float:
@@ -63,7 +81,7 @@ def train(cfg: DictConfig) -> Path | float:
     return objective(run, cfg.objective) if cfg.objective and is_rank_zero() else run
 
 
-main = hydra_app("train_gpt")(train)
+main = hydra_app("train_gpt", OPTIONS)(train)
 
 if __name__ == "__main__":
     main()

@@ -10,11 +10,24 @@ from omegaconf import DictConfig, OmegaConf
 
 from vidgpt.cli.app import hydra_app
 from vidgpt.cli.common import dataset, is_rank_zero, run_dir, trainer_from_config
+from vidgpt.cli.options import TRAINING, Choice, Number
 from vidgpt.cli.runs import resume_checkpoint
 from vidgpt.cli.sweep import objective
 from vidtok.model import TokenizerConfig, VideoTokenizer
+from vidtok.model.config import PADDINGS
 from vidtok.train.fit import train_tokenizer
 from vidtok.train.module import TrainConfig
+
+
+OPTIONS = {
+    **TRAINING,
+    "frames": Number(int, minimum=1),
+    "size": Number(int, minimum=8),
+    "decoder_padding": Choice(PADDINGS, optional=True),
+    "recipe.code_noise": Number(float, minimum=0, maximum=1),
+    "recipe.crop": Number(int, minimum=8, optional=True),
+    "recipe.adversarial_weight": Number(float, minimum=0),
+}
 
 
 def train(cfg: DictConfig) -> Path | float:
@@ -52,7 +65,7 @@ def train(cfg: DictConfig) -> Path | float:
     return objective(run, cfg.objective) if cfg.objective and is_rank_zero() else run
 
 
-main = hydra_app("train_tokenizer")(train)
+main = hydra_app("train_tokenizer", OPTIONS)(train)
 
 if __name__ == "__main__":
     main()

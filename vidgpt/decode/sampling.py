@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
 def check_sampling(temperature: float, top_k: int | None, top_p: float | None, cfg_scale: float = 1.0) -> None:
-    """ValueError naming the first bad sampling setting."""
+    """ValueError naming the first bad sampling setting (NaN and infinity included: they sample noise)."""
+    for name, value in (("temperature", temperature), ("cfg_scale", cfg_scale), ("top_p", top_p)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not math.isfinite(value)):
+            raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)):
+        raise ValueError(f"top_k must be an integer >= 1 or None, got {top_k!r}")
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
     if top_k is not None and top_k < 1:

@@ -38,7 +38,7 @@ class ExportCallback(Callback):
         self._exported_step = -1
 
     def _export(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.global_step == self._exported_step:
+        if trainer.global_step in (self._exported_step, 0):  # step 0: nothing trained, nothing to export
             return
         check_finite_weights(pl_module.model, trainer.global_step, f"export to {self.directory}")  # every rank alike
         if trainer.is_global_zero:

@@ -25,6 +25,7 @@ from vidgpt.train.module import GPTModule, model_from_checkpoint
 from vidgpt.train.shards import TokenShardDataset
 from vidtok.model import VideoTokenizer
 from vidtok.train.checkpoint import AtomicCheckpointIO
+from vidtok.train.steps import check_fills_a_batch, check_trained
 
 log = logging.getLogger(__name__)
 EXPORT_NAME = "gpt"
@@ -108,12 +109,14 @@ def train_gpt(
     if not any(isinstance(cb, ExportCallback) for cb in trainer.callbacks):
         snapshot_dir = Path(out_dir) / SNAPSHOT_DIR if snapshots else None
         trainer.callbacks.append(ExportCallback(Path(out_dir) / EXPORT_NAME, export_every_n_steps, snapshot_dir))
+    check_fills_a_batch(train_ds, batch_size, trainer.world_size)
     trainer.fit(
         pl_module,
         train_dataloaders=loader(train_ds, True),
         val_dataloaders=loader(val_ds, False) if val_ds is not None else None,
         ckpt_path=str(ckpt_path) if ckpt_path is not None else None,
     )
+    check_trained(trainer)  # (the export callback skips step 0 too)
     return model
 
 

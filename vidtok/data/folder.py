@@ -19,6 +19,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -95,22 +96,23 @@ class FolderDataset(Dataset):
         if root.is_file():
             if root.suffix.lower() not in MANIFEST_SUFFIXES:
                 raise ValueError(f"FolderDataset: {root} is a file but not a manifest ({', '.join(MANIFEST_SUFFIXES)})")
-            captions = read_manifest(root)
+            captions = read_manifest(root, skip=self._skip_line)
             paths = []
             for path in captions:
-                if Path(path).exists():
+                problem = unreadable(path)
+                if problem is None:
                     paths.append(path)
                 else:
-                    self._skip(path, "missing", "listed in the manifest but not found")
+                    self._skip(path, problem[0], f"listed in the manifest: {problem[1]}")
             if not captions:
-                raise ValueError(f"FolderDataset: manifest {root} lists no videos")
+                raise ValueError(f"FolderDataset: manifest {root} lists no readable videos ({self._reasons_text()})")
         else:
             paths = find_videos(root)
             if not paths:
                 raise ValueError(
                     f"FolderDataset: no videos ({' '.join(VIDEO_SUFFIXES)} or PNG-frame folders) found under {root}"
                 )
-            captions = read_manifest(Path(manifest).expanduser()) if manifest is not None else {}
+            captions = read_manifest(Path(manifest).expanduser(), skip=self._skip_line) if manifest is not None else {}
             unknown = sorted(set(captions) - set(paths))
             if unknown:
                 log.warning(
@@ -119,15 +121,22 @@ class FolderDataset(Dataset):
                     root,
                     unknown[0],
                 )
-        self.found = len(paths) + len(self._skipped)  # only missing manifest entries are skipped so far
+        self.found = len(paths) + len(self._skipped)  # only manifest entries are skipped so far
 
         span = clip_span(frames, stride)
         self.videos: list[_Video] = []
         for path in paths:
+            problem = unreadable(path)
+            if problem is not None:  # a symlink to nothing or to itself: this file only, not the run
+                self._skip(path, *problem)
+                continue
             try:
                 info = video_info(path)
             except VideoReadError as e:
                 self._skip(path, e.kind, e.reason)
+                continue
+            except OSError as e:
+                self._skip(path, "unreadable", e.strerror or str(e))
                 continue
             if info.frames == 0:
                 self._skip(path, "empty", "no frames")
@@ -136,7 +145,11 @@ class FolderDataset(Dataset):
             else:
                 caption = captions.get(path)
                 if caption is None:
-                    caption = sidecar_caption(Path(path))
+                    try:
+                        caption = sidecar_caption(Path(path))
+                    except ValueError as e:  # a caption that cannot be read: the video would train on a wrong one
+                        self._skip(path, "bad caption", str(e))
+                        continue
                 self.videos.append(_Video(path, caption, info.frames, info.exact))
         self._checked: set[str] = set()
         log.log(logging.WARNING if self._skipped else logging.INFO, "%s", self.summary_line())
@@ -191,6 +204,9 @@ class FolderDataset(Dataset):
         counts = Counter(kind for kind, _ in self._skipped.values())
         return ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) or "nothing skipped"
 
+    def _skip_line(self, where: str, reason: str) -> None:
+        self._skip(where, "bad manifest line", reason)
+
     def _skip(self, path: str, kind: str, reason: str) -> None:
         if path not in self._skipped:
             self._skipped[path] = (kind, reason)
@@ -237,19 +253,37 @@ def find_videos(root: Path) -> list[str]:
 
 
 def sidecar_caption(path: Path) -> str:
-    """The text of ``<stem>.txt`` next to a video (``<name>.txt`` for a frame folder), stripped; "" if none."""
+    """The text of ``<stem>.txt`` next to a video (``<name>.txt`` for a frame folder), stripped; "" if none.
+
+    ValueError naming the file when it exists but cannot be read as UTF-8 text."""
     txt = path.with_suffix(".txt") if path.is_file() else path.parent / f"{path.name}.txt"
     try:
         return txt.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         return ""
+    except UnicodeDecodeError as e:
+        raise ValueError(f"caption file {txt} is not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except OSError as e:
+        raise ValueError(f"caption file {txt} cannot be read ({e.strerror or e})") from None
 
 
-def read_manifest(manifest: Path) -> dict[str, str]:
-    """{video path: caption} from a ``.jsonl`` or ``.csv`` manifest; paths resolved against its folder."""
+def unreadable(path: str) -> tuple[str, str] | None:
+    """(kind, reason) when ``path`` cannot be opened at all (missing, a dangling or looping symlink), else None."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return "missing", ("a symlink to nothing" if os.path.islink(path) else "not found")
+    except OSError as e:
+        return "unreadable", e.strerror or str(e)
+    return None
+
+
+def read_manifest(manifest: Path, skip: Any = None) -> dict[str, str]:
+    """{video path: caption} from a ``.jsonl`` or ``.csv`` manifest; paths resolved against its folder.
+    ``skip(where, reason)`` receives the lines that cannot be read (see vidtok.data.manifest)."""
     if manifest.suffix.lower() not in MANIFEST_SUFFIXES:
         raise ValueError(f"manifest must be .jsonl or .csv, got {manifest}")
     return {
         os.path.abspath(manifest.parent / Path(e.path).expanduser()): e.caption.strip()
-        for e in read_entries(manifest, caption_required=False)
+        for e in read_entries(manifest, caption_required=False, skip=skip)
     }

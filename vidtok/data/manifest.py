@@ -7,7 +7,8 @@ Accepted layouts (one record per video):
 - a ``.csv`` with a header row naming the same columns.
 
 An optional ``split`` key/column groups the results. Paths are relative to the video folder.
-A broken manifest (bad JSON, no path or caption key) is an error naming the file and line; a
+A broken line (not UTF-8, bad JSON, no path or caption key) is an error naming the file and line (or, for a
+dataset, a skip it counts); a
 record whose caption is present but not a Shapes caption is *not* an error here: the evaluator
 counts it as not judgeable.
 """
@@ -15,9 +16,11 @@ counts it as not judgeable.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 PATH_KEYS = ("file", "path", "video")
 CAPTION_KEYS = ("prompt", "caption", "text")
@@ -58,30 +61,59 @@ def _entry(record: object, manifest: Path, line: int, caption_required: bool) ->
     )
 
 
-def read_manifest(path: str | Path, caption_required: bool = True) -> list[ManifestEntry]:
+def read_manifest(path: str | Path, caption_required: bool = True,
+                  skip: Callable[[str, str], None] | None = None) -> list[ManifestEntry]:
     """The entries of a ``.jsonl`` / ``.json`` (lines) or ``.csv`` manifest, in file order.
 
     ``caption_required=False``: a record without a caption gets "" (unconditional training data).
+    ``skip``: called as ``skip("<manifest>:<line>", reason)`` for a line that cannot be read (not UTF-8,
+    not JSON, no path), which is then left out; without it such a line is a ValueError naming it.
     """
     p = Path(path).expanduser()
     if not p.is_file():
         raise FileNotFoundError(f"manifest not found: {p}")
+    try:
+        # undecodable bytes survive as surrogates, so that one bad line is named, not the whole file refused
+        text = p.read_bytes().decode("utf-8", errors="surrogateescape")
+    except OSError as e:
+        raise ValueError(f"{p}: cannot read ({e.strerror or e})") from None
     entries: list[ManifestEntry] = []
+
+    def add(record: object, line: int, raw: str) -> None:
+        try:
+            if _has_surrogates(raw):
+                raise ValueError(f"{p}:{line}: not UTF-8 text")
+            entries.append(_entry(record, p, line, caption_required))
+        except ValueError as e:
+            if skip is None:
+                raise
+            skip(f"{p}:{line}", str(e).removeprefix(f"{p}:{line}: "))
+
     if p.suffix.lower() == ".csv":
-        with p.open(newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            if not reader.fieldnames:
-                raise ValueError(f"{p}: empty CSV manifest (expected a header row with path and caption columns)")
-            for row in reader:
-                entries.append(_entry({k.strip(): v for k, v in row.items() if k}, p, reader.line_num, caption_required))
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        if not reader.fieldnames:
+            raise ValueError(f"{p}: empty CSV manifest (expected a header row with path and caption columns)")
+        if _has_surrogates(",".join(reader.fieldnames)):
+            raise ValueError(f"{p}:1: the header row is not UTF-8 text")
+        for row in reader:
+            values = {k.strip(): v for k, v in row.items() if k}
+            add(values, reader.line_num, "".join(str(v) for v in values.values()))
     else:
-        with p.open(encoding="utf-8") as f:
-            for number, text in enumerate(f, start=1):
-                if not text.strip():
-                    continue
-                try:
-                    record = json.loads(text)
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{p}:{number}: not valid JSON ({e.msg})") from None
-                entries.append(_entry(record, p, number, caption_required))
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line) if not _has_surrogates(line) else None
+            except json.JSONDecodeError as e:
+                record = ValueError(f"{p}:{number}: not valid JSON ({e.msg})")
+            if isinstance(record, ValueError):
+                if skip is None:
+                    raise record
+                skip(f"{p}:{number}", str(record).removeprefix(f"{p}:{number}: "))
+                continue
+            add(record, number, line)
     return entries
+
+
+def _has_surrogates(text: str) -> bool:
+    return any("\udc80" <= c <= "\udcff" for c in text)

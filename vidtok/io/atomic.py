@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from vidtok.io.errors import VideoWriteError
+from vidtok.io.errors import VideoWriteError, WriteError
 
 
 def prepare_folder(path: Path) -> None:
@@ -54,6 +54,9 @@ def atomic_file(path: Path) -> Iterator[Path]:
     try:
         yield tmp_path
         os.replace(tmp_path, path)
+    except OSError as e:  # a full disk, a folder made read-only meanwhile: one error naming the file
+        tmp_path.unlink(missing_ok=True)
+        raise WriteError.wrap(path, e) from e
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
@@ -76,6 +79,9 @@ def atomic_folder(path: Path) -> Iterator[Path]:
             shutil.rmtree(old)
         else:
             os.replace(tmp_path, path)
+    except OSError as e:
+        shutil.rmtree(tmp_path, ignore_errors=True)
+        raise WriteError.wrap(path, e) from e
     except BaseException:
         shutil.rmtree(tmp_path, ignore_errors=True)
         raise

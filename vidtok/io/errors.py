@@ -20,10 +20,27 @@ class VideoReadError(ValueError):
         super().__init__(f"cannot read video {self.path}: {reason}")
 
 
-class VideoWriteError(OSError):
-    """A video cannot be written to the requested path (unwritable folder, encoder failure)."""
+class WriteError(OSError):
+    """An output (video, manifest, report, model, checkpoint) cannot be written: the message names the path."""
+
+    what = ""
 
     def __init__(self, path: str | Path, reason: str):
         self.path = str(path)
         self.reason = reason
-        super().__init__(f"cannot write video {self.path}: {reason}")
+        super().__init__(f"cannot write {self.what}{self.path}: {reason}")
+
+    @classmethod
+    def wrap(cls, path: str | Path, e: BaseException) -> "WriteError":
+        """``e`` (an OSError, or torch's RuntimeError for a failed write) as one naming ``path``."""
+        if isinstance(e, WriteError):
+            return e
+        text = str(e).strip()
+        reason = getattr(e, "strerror", None) or (text.splitlines()[0] if text else type(e).__name__)
+        return cls(path, reason)
+
+
+class VideoWriteError(WriteError):
+    """A video cannot be written to the requested path (unwritable folder, encoder failure)."""
+
+    what = "video "

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from vidtok.io.errors import WriteError
+
 _KINDS = ("tmp", "old")
 
 
@@ -28,8 +30,12 @@ def temp_beside(path: str | Path) -> Path:
 
 def replace_file(tmp: str | Path, path: str | Path) -> None:
     """Flush the finished file `tmp` to disk and rename it onto `path` (one atomic step)."""
-    _fsync(Path(tmp))
-    os.replace(tmp, path)
+    try:
+        _fsync(Path(tmp))
+        os.replace(tmp, path)
+    except OSError as e:
+        _remove(Path(tmp))
+        raise WriteError.wrap(path, e) from e
 
 
 @contextmanager
@@ -62,6 +68,9 @@ def replacing_folder(directory: str | Path, marker: str) -> Iterator[Path]:
         if directory.exists():
             os.replace(directory, old)  # a non-empty folder cannot be renamed over: move the old one aside
         os.replace(tmp, directory)
+    except OSError as e:  # a full disk while saving: the old folder stays, and the error names the folder
+        _remove(tmp)
+        raise WriteError.wrap(directory, e) from e
     except BaseException:
         _remove(tmp)
         raise

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from vidtok.io.errors import WriteError
 from vidtok.model.replace import replace_file, sweep_dead, temp_beside
 
 
@@ -61,6 +62,12 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         try:
             super().save_checkpoint(checkpoint, tmp, storage_options)
             replace_file(tmp, path)
+        except OSError as e:
+            raise WriteError.wrap(path, e) from e
+        except RuntimeError as e:  # torch's zip writer reports a failed write (a full disk) as a RuntimeError
+            if "writ" not in str(e).lower():
+                raise
+            raise WriteError.wrap(path, e) from e
         finally:
             tmp.unlink(missing_ok=True)
 

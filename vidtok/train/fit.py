@@ -19,6 +19,7 @@ from vidtok.model.replace import replace_file, temp_beside
 from vidtok.train.checkpoint import AtomicCheckpointIO, load_checkpoint
 from vidtok.train.faults import FiniteCheckpoints
 from vidtok.train.module import TokenizerModule, TrainConfig
+from vidtok.train.steps import check_fills_a_batch, check_trained
 
 
 class PeriodicCheckpoint(Callback):
@@ -109,12 +110,15 @@ def train_tokenizer(
     if isinstance(train_data, L.LightningDataModule):
         trainer.fit(module, datamodule=train_data, ckpt_path=ckpt_path)
     else:
+        if not isinstance(train_data, DataLoader):
+            check_fills_a_batch(train_data, batch_size, trainer.world_size)
         trainer.fit(
             module,
             train_dataloaders=_loader(train_data, batch_size, True, num_workers),
             val_dataloaders=_loader(val_data, batch_size, False, num_workers),
             ckpt_path=ckpt_path,
         )
+    check_trained(trainer)
     # every rank must call it (it holds a barrier); only rank 0 writes
     trainer.save_checkpoint(str(ckpt_dir / "last.ckpt"))
     tokenizer = module.tokenizer.eval()

@@ -1,0 +1,228 @@
+"""Every option of a command, checked before any work: its type, range, choices, and that numbers are finite.
+
+Hydra configs carry no types: without these rules `samples=abc`, `cfg_scale=nan` or `trainer.max_steps=-5`
+would fail deep inside a run (`'<' not supported between 'str' and 'int'`), or not at all and give a
+black video. Each command names its rules (`hydra_app(..., options=...)`); a rule's message names the key,
+the value and what is allowed. A key a config does not have (another trainer preset, say) is not checked.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+_ABSENT = object()
+
+
+def _fail(key: str, value: Any, why: str) -> ValueError:
+    return ValueError(f"{key}={value!r}: {why}" if isinstance(value, str) else f"{key}={value}: {why}")
+
+
+@dataclass(frozen=True)
+class Number:
+    """An int (``kind=int``) or any real number (``kind=float``) within ``[minimum, maximum]``, above ``above``."""
+
+    kind: type = int
+    minimum: float | None = None
+    maximum: float | None = None
+    above: float | None = None  # an exclusive lower bound
+    optional: bool = False  # null allowed
+    note: str = ""  # what the allowed values mean, appended to the message
+
+    def check(self, key: str, value: Any) -> None:
+        if value is None and self.optional:
+            return
+        ok = isinstance(value, int) if self.kind is int else isinstance(value, (int, float))
+        if isinstance(value, bool) or not ok:
+            what = "an integer" if self.kind is int else "a number"
+            raise _fail(key, value, f"expected {what}{' or null' if self.optional else ''}")
+        if not math.isfinite(value):
+            raise _fail(key, value, "must be a finite number")
+        bad = ((self.minimum is not None and value < self.minimum and f"must be >= {self.minimum}")
+               or (self.above is not None and value <= self.above and f"must be > {self.above}")
+               or (self.maximum is not None and value > self.maximum and f"must be <= {self.maximum}"))
+        if bad:
+            raise _fail(key, value, bad + (f" ({self.note})" if self.note else ""))
+
+
+@dataclass(frozen=True)
+class Steps:
+    """A step count for Lightning: a positive integer, or -1 for no limit."""
+
+    def check(self, key: str, value: Any) -> None:
+        Number(int).check(key, value)
+        if value < 1 and value != -1:
+            raise _fail(key, value, "must be >= 1, or -1 for no limit")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of ``choices``."""
+
+    choices: tuple[Any, ...]
+    optional: bool = False
+
+    def check(self, key: str, value: Any) -> None:
+        if (value is None and self.optional) or value in self.choices:
+            return
+        raise _fail(key, value, f"choose one of {', '.join(map(str, self.choices))}")
+
+
+@dataclass(frozen=True)
+class Flag:
+    """true or false."""
+
+    def check(self, key: str, value: Any) -> None:
+        if not isinstance(value, bool):
+            raise _fail(key, value, "expected true or false")
+
+
+@dataclass(frozen=True)
+class Text:
+    """A string (an int or float given on the command line is read as its text), non-blank unless ``blank``."""
+
+    optional: bool = False
+    blank: bool = False
+
+    def check(self, key: str, value: Any) -> None:
+        if value is None and self.optional:
+            return
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise _fail(key, value, "expected a text value" + (" or null" if self.optional else ""))
+        if not self.blank and not str(value).strip():
+            raise _fail(key, value, "is empty")
+
+
+@dataclass(frozen=True)
+class Items:
+    """A list whose every item passes ``item``; at least ``least`` of them."""
+
+    item: Any
+    least: int = 1
+
+    def check(self, key: str, value: Any) -> None:
+        if isinstance(value, str) or not isinstance(value, (list, tuple, ListConfig)):
+            raise _fail(key, value, "expected a list, e.g. [a,b]")
+        if len(value) < self.least:
+            raise _fail(key, list(value), f"needs at least {self.least} item(s)")
+        for i, v in enumerate(value):
+            self.item.check(f"{key}[{i}]", v)
+
+
+@dataclass(frozen=True)
+class Duration:
+    """Lightning's ``max_time``: "DD:HH:MM:SS", or null."""
+
+    def check(self, key: str, value: Any) -> None:
+        if value is None or isinstance(value, (dict, DictConfig)):
+            return
+        if not (isinstance(value, str) and re.fullmatch(r"\d+:\d\d:\d\d:\d\d", value)):
+            raise _fail(key, value, 'expected "DD:HH:MM:SS" (e.g. "00:01:30:00"), or null')
+
+
+@dataclass(frozen=True)
+class Device:
+    """A torch device this machine has: cpu, cuda, cuda:N or mps."""
+
+    optional: bool = False
+
+    def check(self, key: str, value: Any) -> None:
+        if value is None and self.optional:
+            return
+        import torch  # noqa: PLC0415 - the other rules need no torch
+
+        try:
+            device = torch.device(str(value))
+        except (RuntimeError, TypeError):
+            raise _fail(key, value, "not a device (cpu, cuda, cuda:N or mps)") from None
+        if device.type == "cuda":
+            if not torch.cuda.is_available():
+                raise _fail(key, value, "this machine has no CUDA device (use cpu)")
+            if device.index is not None and device.index >= torch.cuda.device_count():
+                raise _fail(key, value, f"this machine has {torch.cuda.device_count()} CUDA device(s)")
+        elif device.type == "mps" and not torch.backends.mps.is_available():
+            raise _fail(key, value, "MPS is not available on this machine (use cpu)")
+        elif device.type not in ("cpu", "cuda", "mps"):
+            raise _fail(key, value, "choose cpu, cuda, cuda:N or mps")
+
+
+@dataclass(frozen=True)
+class Accelerator:
+    """Lightning's ``trainer.accelerator``, refused up front when the machine lacks it."""
+
+    def check(self, key: str, value: Any) -> None:
+        import torch  # noqa: PLC0415
+
+        Choice(("cpu", "gpu", "cuda", "mps", "tpu", "auto")).check(key, value)
+        if value in ("gpu", "cuda") and not torch.cuda.is_available():
+            raise _fail(key, value, "this machine has no CUDA device (use trainer=cpu)")
+
+
+def check_options(cfg: DictConfig, rules: Mapping[str, Any]) -> None:
+    """Raise ValueError for the first option breaking its rule, then for any number anywhere that is not finite."""
+    for key, rule in rules.items():
+        value = OmegaConf.select(cfg, key, default=_ABSENT, throw_on_missing=False)
+        if value is _ABSENT or value == "???":  # not in this config, or a mandatory value the command asks for
+            continue
+        rule.check(key, OmegaConf.to_object(value) if isinstance(value, (DictConfig, ListConfig)) else value)
+    for key, value in _leaves(cfg, ""):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _fail(key, value, "must be a finite number")
+
+
+def _leaves(node: Any, prefix: str) -> Iterator[tuple[str, Any]]:
+    if isinstance(node, DictConfig):
+        for k in node.keys():
+            if OmegaConf.is_missing(node, k):
+                continue
+            yield from _leaves(node[k], f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(node, ListConfig):
+        for i, v in enumerate(node):
+            yield from _leaves(v, f"{prefix}[{i}]")
+    else:
+        yield prefix, node
+
+
+# ---- the rules the commands share
+SAMPLING = {
+    "frames": Number(int, minimum=1, optional=True),
+    "window": Number(int, minimum=1),
+    "frame_overlap": Flag(),
+    "frame_window": Number(int, minimum=1, optional=True),
+    "cfg_scale": Number(float, minimum=0, optional=True, note="1: no guidance; null: the model's own"),
+    "temperature": Number(float, minimum=0, note="0: greedy"),
+    "top_k": Number(int, minimum=1, optional=True),
+    "top_p": Number(float, above=0, maximum=1, optional=True),
+    "batch_size": Number(int, minimum=1),
+    "seed": Number(int, minimum=0),
+    "device": Device(),
+    "out_dir": Text(),
+}
+
+TRAINING = {
+    "seed": Number(int, minimum=0),
+    "checkpoint_every_n_steps": Number(int, minimum=1),
+    "resume": Text(optional=True),
+    "init_from": Text(optional=True),
+    "data.batch_size": Number(int, minimum=1),
+    "data.num_workers": Number(int, minimum=0),
+    "trainer.max_steps": Steps(),
+    "trainer.max_time": Duration(),
+    "trainer.accelerator": Accelerator(),
+    "trainer.log_every_n_steps": Number(int, minimum=1),
+    "trainer.val_check_interval": Number(float, above=0, optional=True),
+    "trainer.check_val_every_n_epoch": Number(int, minimum=1, optional=True),
+    "trainer.limit_val_batches": Number(float, minimum=0),
+    "trainer.num_sanity_val_steps": Number(int, minimum=-1),
+    "trainer.gradient_clip_val": Number(float, minimum=0, optional=True),
+    "trainer.accumulate_grad_batches": Number(int, minimum=1),
+    "trainer.enable_progress_bar": Flag(),
+    "recipe.lr": Number(float, minimum=0),
+    "recipe.warmup_steps": Number(int, minimum=0),
+    "recipe.weight_decay": Number(float, minimum=0),
+    "recipe.max_minutes": Number(float, above=0, optional=True),
+}
