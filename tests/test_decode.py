@@ -421,13 +421,14 @@ def test_stream_yields_each_latent_frame_in_order_and_matches_batch_mode(generat
 def test_frame_window_reaches_generate_and_spans_overlap_to_no_overlap(generator):
     row = generator.gpt.config.grid[2]
     kw = dict(schedule="diagonal", window=1, seed=4, top_k=8)
-    overlap, none = generator.generate(CAPTIONS[:2], **kw), generator.generate(CAPTIONS[:2], frame_overlap=False, **kw)
+    overlap = generator.generate(CAPTIONS[:2], frame_window=None, **kw)  # None: the window
+    none = generator.generate(CAPTIONS[:2], frame_overlap=False, **kw)
     assert torch.equal(generator.generate(CAPTIONS[:2], frame_window=1, **kw).codes, overlap.codes)
     assert torch.equal(generator.generate(CAPTIONS[:2], frame_window=row, **kw).codes, none.codes)
     middle = generator.generate(CAPTIONS[:2], frame_window=2, **kw)
     streamed = list(generator.generate(CAPTIONS[:2], frame_window=2, stream=True, **kw))
     assert torch.equal(torch.stack([c.codes for c in streamed], dim=1), middle.codes)
-    with pytest.raises(ValueError, match="frame_window must be >= 1"):
+    with pytest.raises(ValueError, match="frame_window=0: must be an integer >= 1"):
         generator.generate(CAPTIONS[:2], frame_window=0, **kw)
 
 

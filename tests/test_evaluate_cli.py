@@ -6,7 +6,7 @@ from hydra import compose, initialize_config_module
 
 from vidgpt.cli.evaluate import evaluate
 from vidgpt.evaluate import decoding_label
-from vidgpt.generator import GUIDANCE
+from vidgpt.model.generation import GenerationConfig
 
 
 def test_evaluate_model_writes_report_and_compares_schedules(tiny_model_dir, tmp_path):
@@ -15,9 +15,10 @@ def test_evaluate_model_writes_report_and_compares_schedules(tiny_model_dir, tmp
                                              "schedules=[raster,diagonal]", "batch_size=3",
                                              "tokenizer_clips=2"])
     results = evaluate(cfg)
-    # labelled with the configured window and overlap (vidgpt-generate's defaults)
-    diagonal = decoding_label(dict(schedule="diagonal", window=cfg.window, frame_overlap=cfg.frame_overlap,
-                                   frame_window=cfg.frame_window))
+    # labelled with the model's window and overlap (the config leaves them to the model: `model`)
+    own = GenerationConfig()  # the tiny model's folder has no generation.json: the defaults
+    diagonal = decoding_label(dict(schedule="diagonal", window=own.window, frame_overlap=own.frame_overlap,
+                                   frame_window=own.frame_window))
     assert diagonal == "diagonal w=1 fw=4"  # the shipped defaults, labelled as tables name them
     assert set(results) == {"raster", diagonal}
     for result in results.values():
@@ -31,11 +32,11 @@ def test_evaluate_model_writes_report_and_compares_schedules(tiny_model_dir, tmp
     assert diagonal in markdown and "## Tokenizer reconstructions" in markdown
     # the report says how its videos were sampled: a figure without its temperature is not reproducible
     assert report["compare"][diagonal]["decoding"] == {
-        "schedule": "diagonal", "window": cfg.window, "frame_overlap": cfg.frame_overlap,
-        "frame_window": cfg.frame_window, "cfg_scale": GUIDANCE,  # null in the config: the plain model's own
-        "temperature": cfg.temperature, "top_k": cfg.top_k, "top_p": None, "frames": None, "seed": cfg.seed,
+        "schedule": "diagonal", "window": own.window, "frame_overlap": own.frame_overlap,
+        "frame_window": own.frame_window, "cfg_scale": own.cfg_scale, "temperature": own.temperature,
+        "top_k": own.top_k, "top_p": None, "frames": None, "seed": cfg.seed,
         "dtype": "float32"}
-    assert f"temperature {cfg.temperature}" in markdown
+    assert f"temperature {own.temperature}" in markdown
     tokenizer_rows = report["tokenizer"]
     assert [r["split"] for r in tokenizer_rows][-1] == "all splits" and all(r["clips"] > 0 for r in tokenizer_rows)
 

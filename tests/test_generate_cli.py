@@ -76,18 +76,54 @@ def test_without_model_the_shipped_model_generates_a_prompt_following_video(tmp_
     assert (reading.colour, reading.direction) == ("blue", "left")
 
 
-def test_decoding_defaults_agree_between_the_configs_and_sample_options():
-    """generate.yaml, evaluate.yaml and SampleOptions name one default decoding: what a user generates with
-    is what the evaluator scores and the manifest records."""
-    from dataclasses import asdict
+def test_python_cli_and_evaluation_sample_with_the_model_generation_config(tiny_model_dir, tmp_path):
+    """One generation config: `generate(prompt)` with no options, vidgpt-generate and vidgpt-evaluate all
+    sample with the model folder's generation.json, so the same prompt and seed give the same video."""
+    import shutil
 
-    from vidgpt.samples import SampleOptions
+    import torch
 
-    defaults = asdict(SampleOptions())
-    keys = ("window", "frame_overlap", "frame_window", "cfg_scale", "temperature", "top_k", "top_p")
-    gen = _cfg()
+    from vidgpt.cli.options import sampling_settings
+    from vidgpt.evaluate import evaluate_generator
+    from vidgpt.generator import VideoGenerator
+    from vidgpt.model.generation import GENERATION_FILE, GenerationConfig
+    from vidgpt.samples import SampleOptions, generate_samples
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    own = GenerationConfig(schedule="diagonal", window=2, frame_window=None, cfg_scale=1.5, temperature=0.7,
+                           top_k=20)
+    own.save(model / "gpt")
+    gen = VideoGenerator.from_pretrained(model)
+    assert gen.generation == own and (model / "gpt" / GENERATION_FILE).is_file()
+    prompt = "a small red circle moves up quickly"
+    python = gen.generate(prompt, seed=3)
+    explicit = gen.generate(prompt, seed=3, **own.to_dict())
+    assert torch.equal(python.codes, explicit.codes)
+    assert not torch.equal(python.codes, gen.generate(prompt, seed=3, **GenerationConfig().to_dict()).codes)
+
+    cfg = _cfg(model=model, out_dir=tmp_path / "out", prompt=f"'{prompt}'", seed=3)
+    [record] = generate_samples(gen, [prompt], tmp_path / "out", SampleOptions(**sampling_settings(cfg)),
+                                seed=3, formats=["gif"], progress=False)
+    assert {k: record[k] for k in own.to_dict()} == own.to_dict()  # the manifest records the numbers
     with initialize_config_module("vidgpt.conf", version_base=None):
         ev = compose("evaluate")
-    assert {k: gen[k] for k in keys} == {k: defaults[k] for k in keys}
-    assert {k: ev[k] for k in keys} == {k: defaults[k] for k in keys}
-    assert gen.schedule == defaults["schedule"] and list(ev.schedules) == [defaults["schedule"]]
+    [result] = evaluate_generator(gen, ["test-iid"], 1, [dict(sampling_settings(ev), frames=None)],
+                                  progress=False).values()
+    assert {k: result["decoding"][k] for k in own.to_dict()} == own.to_dict()
+
+    gen.gpt.save_pretrained(tmp_path / "again")  # the settings travel with the GPT through an export
+    assert GenerationConfig.load(tmp_path / "again") == own
+    assert np.array_equal(python.videos[0], gen.generate(prompt, seed=3).videos[0])
+
+
+def test_generation_config_file_is_checked(tmp_path):
+    from vidgpt.model.generation import GenerationConfig
+
+    (tmp_path / "generation.json").write_text('{"temprature": 0.5}')
+    with pytest.raises(ValueError, match=r"generation.json: unknown key\(s\) \['temprature'\]"):
+        GenerationConfig.load(tmp_path)
+    (tmp_path / "generation.json").write_text('{"top_p": 0}')
+    with pytest.raises(ValueError, match="top_p=0: must lie in"):
+        GenerationConfig.load(tmp_path)
+    assert GenerationConfig.load(tmp_path / "none", distilled=True).cfg_scale == 1.0

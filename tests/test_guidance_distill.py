@@ -8,7 +8,10 @@ import torch
 import torch.nn.functional as F
 
 from vidgpt.decode.sampling import guide
-from vidgpt.generator import GUIDANCE, VideoGenerator
+from vidgpt.generator import VideoGenerator
+from vidgpt.model.generation import GenerationConfig
+
+GUIDANCE = GenerationConfig.cfg_scale
 from vidgpt.model import PromptTokenizer, VidGPT, VidGPTConfig
 from vidgpt.train.batches import GPTCollate
 from vidgpt.train.module import GPTModule
@@ -104,11 +107,12 @@ def test_distillation_settings_are_checked(prompt):
 def test_generation_samples_a_distilled_model_without_guidance(tiny_model_dir):
     gen = VideoGenerator.from_pretrained(tiny_model_dir)
     kw = dict(schedule="diagonal", window=1, seed=0, temperature=0.7)
-    assert gen.gpt.config.distilled_cfg_scale is None and gen.default_cfg_scale == GUIDANCE
-    assert torch.equal(gen.generate("a red circle", cfg_scale=None, decode=False, **kw).codes,
+    assert gen.gpt.config.distilled_cfg_scale is None and gen.generation.cfg_scale == GUIDANCE
+    assert torch.equal(gen.generate("a red circle", decode=False, **kw).codes,
                        gen.generate("a red circle", cfg_scale=GUIDANCE, decode=False, **kw).codes)
     gen.gpt.config.distilled_cfg_scale = 3.0
-    assert gen.default_cfg_scale == 1.0
+    gen.gpt.generation = GenerationConfig(cfg_scale=1.0)  # what distillation records
+    assert gen.generation.cfg_scale == 1.0
     calls = []
     original = gen.forward.__class__.__call__
 
@@ -118,7 +122,7 @@ def test_generation_samples_a_distilled_model_without_guidance(tiny_model_dir):
 
     gen.forward.__class__.__call__ = spy
     try:
-        unguided = gen.generate("a red circle", cfg_scale=None, decode=False, **kw).codes
+        unguided = gen.generate("a red circle", decode=False, **kw).codes  # the model's own: 1
     finally:
         gen.forward.__class__.__call__ = original
     assert set(calls) == {1}  # one row per step: no null-prompt rows

@@ -82,7 +82,7 @@ def test_installed_commands_find_their_configs_from_any_directory(installed, tmp
         assert proc.returncode == 0, f"{command} --cfg job failed:\n{err[-3000:]}"
         configs[command] = OmegaConf.to_container(OmegaConf.create(out))
     generate, tokenizer = configs.values()
-    assert generate["installed_copy"] is True and generate["schedule"] == "diagonal"
+    assert generate["installed_copy"] is True and generate["schedule"] == "model"
     assert tokenizer["tokenizer"]["quantizer"] == "fsq" and "lr" in tokenizer["recipe"]  # groups composed
     assert list(tmp_path.iterdir()) == [], "--cfg job must not create run folders"
     shipped = {p.relative_to(installed / "vidgpt" / "conf") for p in (installed / "vidgpt" / "conf").rglob("*.yaml")}

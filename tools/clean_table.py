@@ -28,13 +28,11 @@ from matplotlib.figure import Figure
 
 from vidgpt.evaluate import EVAL_SPLITS, evaluate_generator
 from vidgpt.generator import VideoGenerator
-from vidgpt.samples import SampleOptions
 from vidtok.data.convert import to_tensor, to_uint8
 from vidtok.data.shapes import sample_clip, spread_indices
 from vidtok.eval.clean_frames import FAIL_REASONS, CleanTally, judge_frames
 from vidtok.eval.report import to_jsonable
 
-DEFAULT = SampleOptions().generate_kwargs()
 SWEEPS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "decoding": [("default", {}), ("raster", {"schedule": "raster"}),
                  ("w=1 no-overlap", {"frame_overlap": False}), ("w=1 full overlap", {"frame_window": None})],
@@ -85,7 +83,7 @@ def generation_rows(generator: VideoGenerator, settings: Sequence[tuple[str, dic
                     frames: int | None, batch_size: int, seed: int) -> list[dict]:
     rows = []
     for name, overrides in settings:
-        options = {**DEFAULT, **overrides, "frames": frames}
+        options = {**overrides, "frames": frames}  # the rest: the model's own (its generation.json)
         t0 = time.perf_counter()
         result = next(iter(evaluate_generator(generator, EVAL_SPLITS, per_split, [options], batch_size, seed,
                                               progress=False).values()))

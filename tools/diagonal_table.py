@@ -34,13 +34,13 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from vidgpt.decode import StaticForward, decode, make_schedule  # noqa: E402
 from vidgpt.evaluate import EVAL_SPLITS, decoding_label, evaluate_generator  # noqa: E402
-from vidgpt.generator import GUIDANCE, VideoGenerator, gpt_dtype  # noqa: E402
+from vidgpt.generator import VideoGenerator, gpt_dtype  # noqa: E402
+from vidgpt.model.generation import GenerationConfig  # noqa: E402
 from vidgpt.model import VidGPT  # noqa: E402
-from vidgpt.samples import SampleOptions  # noqa: E402
 from vidtok.eval.report import write_json  # noqa: E402
 
 Setting = dict[str, Any]  # VideoGenerator.generate's schedule options
-DEFAULTS = SampleOptions()  # vidgpt-generate's sampling
+DEFAULTS = GenerationConfig()  # a model's default sampling
 
 
 def settings() -> list[Setting]:
@@ -173,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=2, help="timing rounds (best of)")
     parser.add_argument("--speed-grids", default="5x16x16",
                         help="comma-separated TxHxW grids timed on a random demo model ('' = none)")
-    parser.add_argument("--cfg-scale", type=float, default=GUIDANCE,
+    parser.add_argument("--cfg-scale", type=float, default=GenerationConfig.cfg_scale,
                         help="classifier-free guidance (vidgpt-generate's for a plain model; 1 for a guidance-distilled one)")
     parser.add_argument("--top-k", type=int, default=DEFAULTS.top_k)
     parser.add_argument("--temperature", type=float, default=DEFAULTS.temperature)

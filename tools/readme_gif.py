@@ -3,7 +3,7 @@
     python tools/readme_gif.py --out docs/samples.gif
 
 Prompts are listed row by row in `docs/samples.md` next to the GIF (the model's own words, no labels
-drawn on the pixels). Decoding: the `vidgpt-generate` defaults (`SampleOptions`: diagonal, window 1, CFG 3, temperature 0.4, top-k 100).
+drawn on the pixels). Decoding: the model's own settings (its `gpt/generation.json`), as `vidgpt-generate` uses them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import numpy as np
 
 from vidgpt.cli.generate import SHIPPED_MODEL
 from vidgpt.generator import VideoGenerator
-from vidgpt.samples import SampleOptions
 from vidtok.io import write_video
 
 PROMPTS = (
@@ -51,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     gen = VideoGenerator.from_pretrained(args.model)
-    out = gen.generate(list(PROMPTS), **SampleOptions().generate_kwargs(), seed=args.seed)
+    out = gen.generate(list(PROMPTS), seed=args.seed)  # the model's own settings
     path = write_video(args.out, grid(np.asarray(out.videos), args.columns))
     rows = [PROMPTS[i:i + args.columns] for i in range(0, len(PROMPTS), args.columns)]
     table = ["| " + " | ".join(f"column {c + 1}" for c in range(args.columns)) + " |",

@@ -17,12 +17,14 @@ from pathlib import Path
 
 from vidgpt.cli.generate import SHIPPED_MODEL
 from vidgpt.generator import MODEL_GPT, MODEL_TOKENIZER, VideoGenerator
+from vidgpt.model.generation import GENERATION_FILE
 from vidtok.model.replace import replacing_folder
 
 MAX_MB = 40.0
 # what a model folder needs at generation time; logs and training leftovers stay behind
 KEEP = {
-    MODEL_GPT: ("config.json", "generation_config.json", "model.safetensors", "prompt_tokenizer.json", "vidgpt.json"),
+    MODEL_GPT: ("config.json", "generation_config.json", GENERATION_FILE, "model.safetensors", "prompt_tokenizer.json",
+                "vidgpt.json"),
     MODEL_TOKENIZER: ("config.json", "model.safetensors", "train_config.json"),
 }
 HOW_MADE = """\
@@ -78,7 +80,7 @@ def ship(run: Path, out: Path = SHIPPED_MODEL, report: dict | None = None, note:
     for sub in KEEP:
         if not (run / sub).is_dir():
             raise FileNotFoundError(f"{run} has no {sub}/ folder: not a model folder (stage 2 writes gpt/ + tokenizer/)")
-    VideoGenerator.from_pretrained(run)  # the pair must load and match before it is shipped
+    generation = VideoGenerator.from_pretrained(run).generation  # the pair must load and match before it is shipped
     with replacing_folder(out, marker=MODEL_GPT) as tmp:
         for sub, names in KEEP.items():
             (tmp / sub).mkdir(parents=True)
@@ -90,6 +92,9 @@ def ship(run: Path, out: Path = SHIPPED_MODEL, report: dict | None = None, note:
             raise ValueError(f"{run}: the model is {size:.1f} MB, over the {MAX_MB:.0f} MB budget of a shipped model")
         card = ["# The shipped Shapes model", "", f"{size:.1f} MB: `gpt/` (the prompt-conditioned GPT) and `tokenizer/` "
                 "(the stage-1 video tokenizer).", "", HOW_MADE]
+        card += ["## Generation settings", "", f"`gpt/{GENERATION_FILE}`: what `vidgpt-generate`, `vidgpt-evaluate` and "
+                 "`VideoGenerator.generate(prompt)` sample with when an option is not given:", "",
+                 ", ".join(f"{k} {v}" for k, v in generation.to_dict().items()), ""]
         if note:
             card += [note, ""]
         if report is not None:

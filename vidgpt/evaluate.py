@@ -11,6 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from vidgpt.model.generation import GenerationConfig
 from vidtok.data.shapes import split_combinations, spread_indices
 from vidtok.eval.distribution import frechet_report, shapes_real_set
 from vidtok.eval.evaluate import evaluate_videos
@@ -78,8 +79,10 @@ def evaluate_generator(
     """
     results = {}
     for options in schedules:
-        if options.get("cfg_scale", 1.0) is None and hasattr(generator, "default_cfg_scale"):
-            options = dict(options, cfg_scale=generator.default_cfg_scale)  # the report records the number
+        # the model's settings where none are given: the report records the numbers it sampled with
+        names = GenerationConfig.__dataclass_fields__
+        given = {k: v for k, v in options.items() if k in names}
+        options = {**options, **generator.settings(**given).to_dict()}
         label = decoding_label(options)
         items, speed = generate_split_videos(generator, splits, per_split, options, batch_size, seed, progress)
         result = evaluate_videos(items, size=(generator.gpt.config.tokenizer or {}).get("height", 64))

@@ -28,8 +28,8 @@ from vidtok.model import VideoTokenizer
 
 from .decode.forward import StaticForward
 from .decode.loop import decode_steps
-from .decode.sampling import check_sampling
 from .decode.schedules import Schedule, make_schedule
+from .model.generation import MODEL, GenerationConfig
 from .model.gpt import VidGPT
 from .train.fingerprint import check_trained_on
 
@@ -77,15 +77,14 @@ def gpt_dtype(dtype: str | torch.dtype) -> torch.dtype:
 
 # A model folder: what stage 2 exports and `generate` loads.
 MODEL_GPT, MODEL_TOKENIZER = "gpt", "tokenizer"
+# The shipped model lives inside the package, so an installed command (and from_pretrained()) finds it.
+SHIPPED_MODEL = Path(__file__).resolve().parent / "pretrained" / "shapes"
 
 
 def gpt_folder(path: str | Path) -> Path:
     """The VidGPT folder of a model folder (its ``gpt/``), or `path` itself when it is one."""
     path = Path(path).expanduser()
     return path / MODEL_GPT if (path / MODEL_GPT).is_dir() else path
-
-
-GUIDANCE = 2.0  # vidgpt-generate's classifier-free guidance for a model without guidance distilled in: the scale with the most clean videos (docs/clean_videos.md; 3 and 1.5 within noise, 5 far worse)
 
 
 class VideoGenerator:
@@ -99,9 +98,10 @@ class VideoGenerator:
         self.forward = StaticForward(gpt)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, tokenizer: Any = None, device: str | torch.device = "cpu",
+    def from_pretrained(cls, path: str | Path | None = None, tokenizer: Any = None, device: str | torch.device = "cpu",
                         dtype: str | torch.dtype = "float32") -> "VideoGenerator":
-        """Load a model folder (``gpt/`` + ``tokenizer/``, as stage 2 writes) or a VidGPT folder plus a tokenizer.
+        """Load a model folder (``gpt/`` + ``tokenizer/``, as stage 2 writes) or a VidGPT folder plus a tokenizer;
+        no ``path``: the shipped Shapes model.
 
         dtype: the GPT's weights and KV cache ("float32", "bfloat16", "float16"): half precision halves
         their memory traffic, which is what a decoding step is bound by on a GPU; on CPUs without bf16
@@ -109,7 +109,7 @@ class VideoGenerator:
         one the GPT was trained on.
         """
         dtype = gpt_dtype(dtype)
-        path = Path(path).expanduser()
+        path = SHIPPED_MODEL if path is None else Path(path).expanduser()
         if not path.is_dir():
             raise FileNotFoundError(f"model folder not found: {path}")
         if tokenizer is None:
@@ -124,10 +124,15 @@ class VideoGenerator:
         return str(self.gpt.dtype).removeprefix("torch.")
 
     @property
-    def default_cfg_scale(self) -> float:
-        """The guidance to sample this model with: 1 (none) where guidance was distilled into the weights
-        (`VidGPTConfig.distilled_cfg_scale`: one pass per step instead of two), else `GUIDANCE`."""
-        return 1.0 if self.gpt.config.distilled_cfg_scale is not None else GUIDANCE
+    def generation(self) -> GenerationConfig:
+        """The model's own generation settings (its `generation.json`): what every option left out means."""
+        return self.gpt.generation
+
+    def settings(self, **given: Any) -> GenerationConfig:
+        """The settings a call samples with: the model's, with those ``given`` (not `MODEL`) instead."""
+        if given.get("cfg_scale", MODEL) is None:
+            raise ValueError("cfg_scale=None: give a number (1 = no guidance), or leave it out for the model's own")
+        return self.generation.merged(**given)
 
     # ------------------------------------------------------------------ geometry
     def _size(self, given: torch.Tensor | None) -> tuple[int, int]:
@@ -152,10 +157,10 @@ class VideoGenerator:
             return to_uint8(self.tokenizer.decode(codes, frames=frames))
 
     # ------------------------------------------------------------------ generation
-    def generate(self, prompts: str | Sequence[str], frames: int | None = None, schedule: str = "raster",
-                 window: int = 1, frame_overlap: bool = True, frame_window: int | None = None,
-                 cfg_scale: float | None = 1.0, temperature: float = 1.0, top_k: int | None = None,
-                 top_p: float | None = None, seed: int | None = None,
+    def generate(self, prompts: str | Sequence[str], frames: int | None = None, schedule: str = MODEL,
+                 window: int = MODEL, frame_overlap: bool = MODEL, frame_window: int | None = MODEL,
+                 cfg_scale: float = MODEL, temperature: float = MODEL, top_k: int | None = MODEL,
+                 top_p: float | None = MODEL, seed: int | None = None,
                  image: Any = None, video: Any = None, stream: bool = False, replace_standins: bool = True,
                  decode: bool = True, threads: int | None = None) -> Generation | Iterator[LatentFrame]:
         """Generate one video per prompt. An empty prompt ("") asks for an unconditional video: the null
@@ -164,14 +169,15 @@ class VideoGenerator:
         frames: pixel frames (default: the trained length). image (H, W, 3) / (B, H, W, 3) uint8: the
         first frame, encoded into the first latent frame. video (N, H, W, 3) / (B, N, H, W, 3) uint8:
         the first N frames, continued. stream: return an iterator of LatentFrame, each yielded as soon
-        as complete. decode=False skips the tokenizer decoder (codes only). window, frame_overlap,
-        frame_window: the diagonal schedule's (vidgpt/decode/schedules.py). threads: torch CPU threads
-        for the GPT steps (None: automatic, see vidgpt/decode/threads.py). cfg_scale: classifier-free
-        guidance (1: none; None: `default_cfg_scale`, the model's own).
+        as complete. decode=False skips the tokenizer decoder (codes only). threads: torch CPU threads
+        for the GPT steps (None: automatic, see vidgpt/decode/threads.py).
+        Sampling (schedule, window, frame_overlap, frame_window, cfg_scale, temperature, top_k, top_p; see
+        `GenerationConfig`): an option left out is the model's own (`self.generation`, from its folder).
         """
-        if cfg_scale is None:
-            cfg_scale = self.default_cfg_scale
-        check_sampling(temperature, top_k, top_p, cfg_scale)  # before any work
+        s = self.settings(schedule=schedule, window=window, frame_overlap=frame_overlap, frame_window=frame_window,
+                          cfg_scale=cfg_scale, temperature=temperature, top_k=top_k, top_p=top_p)  # checked here
+        schedule, window, frame_overlap, frame_window = s.schedule, s.window, s.frame_overlap, s.frame_window
+        cfg_scale, temperature, top_k, top_p = s.cfg_scale, s.temperature, s.top_k, s.top_p
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         if not prompts or not all(isinstance(p, str) for p in prompts):
             raise ValueError("prompts must be a string or a non-empty list of strings")

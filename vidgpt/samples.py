@@ -20,6 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 from PIL import Image
 
+from vidgpt.model.generation import MODEL
 from vidtok.data.clips import resize_crop
 from vidtok.io import read_video, write_contact_sheet, write_video
 from vidtok.io.errors import WriteError
@@ -32,18 +33,18 @@ FORMATS = ("mp4", "gif", "png", "webm")
 
 @dataclass
 class SampleOptions:
-    """Decoding settings shared by every sample of a run (recorded in each manifest line); the defaults are
-    conf/generate.yaml's."""
+    """Settings shared by every sample of a run (recorded, resolved to numbers, in each manifest line).
+    A sampling setting left as `MODEL` is the model's own (its `GenerationConfig`)."""
 
     frames: int | None = None
-    schedule: str = "diagonal"
-    window: int = 1
-    frame_overlap: bool = True
-    frame_window: int | None = 4
-    cfg_scale: float | None = None  # None: the model's (VideoGenerator.default_cfg_scale)
-    temperature: float = 0.4
-    top_k: int | None = 100
-    top_p: float | None = None
+    schedule: str = MODEL
+    window: int = MODEL
+    frame_overlap: bool = MODEL
+    frame_window: int | None = MODEL
+    cfg_scale: float = MODEL
+    temperature: float = MODEL
+    top_k: int | None = MODEL
+    top_p: float | None = MODEL
     extra: dict[str, Any] = field(default_factory=dict)
 
     def generate_kwargs(self) -> dict[str, Any]:
@@ -139,9 +140,10 @@ def generate_samples(
         raise ValueError(f"formats={list(formats)}: choose one or more of {list(FORMATS)}")
     if samples < 1 or batch_size < 1:
         raise ValueError(f"samples={samples} and batch_size={batch_size} must be >= 1")
+    # the model's settings where none were given: checked before any work, and recorded as numbers
+    settings = generator.settings(**{k: v for k, v in options.generate_kwargs().items() if k != "frames"})
+    options = dataclasses.replace(options, **settings.to_dict())
     out_dir = check_writable(out_dir)
-    if options.cfg_scale is None and hasattr(generator, "default_cfg_scale"):  # the manifest records the number
-        options = dataclasses.replace(options, cfg_scale=generator.default_cfg_scale)
     jobs = [(i, p, seed + i) for i in range(samples) for p in prompts]
     manifest_path = out_dir / MANIFEST
     # Continue numbering after an earlier run's samples in the same folder instead of overwriting them.

@@ -7,7 +7,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from vidgpt.cli.app import hydra_app
-from vidgpt.cli.options import SAMPLING, Choice, Flag, Items, Number, Text
+from vidgpt.cli.options import SAMPLING, Choice, Flag, Items, Number, Text, sampling_settings
 from vidgpt.cli.generate import model_folder
 from vidgpt.evaluate import evaluate_generator
 from vidgpt.evaluate import EVAL_SPLITS
@@ -23,7 +23,7 @@ OPTIONS = {
     "folder": Text(optional=True),
     "manifest": Text(optional=True),
     "splits": Items(Choice(EVAL_SPLITS + ("train", "val"))),
-    "schedules": Items(Choice(("raster", "diagonal"))),
+    "schedules": Items(Choice(("model", "raster", "diagonal"))),
     "per_split": Number(int, minimum=1),
     "frechet": Flag(),
     "i3d": Text(optional=True),
@@ -37,12 +37,9 @@ def evaluate(cfg: DictConfig) -> dict:
         results = {"videos": evaluate_folder(cfg.folder, cfg.manifest)}
     else:
         generator = VideoGenerator.from_pretrained(model_folder(cfg.model), device=cfg.device, dtype=cfg.dtype)
-        schedules = [
-            dict(schedule=s, window=cfg.window, frame_overlap=cfg.frame_overlap, frame_window=cfg.frame_window,
-                 cfg_scale=cfg.cfg_scale, temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p,
-                 frames=cfg.frames)
-            for s in cfg.schedules
-        ]
+        settings = sampling_settings(cfg)
+        schedules = [dict(settings, schedule=settings["schedule"] if s == "model" else s, frames=cfg.frames)
+                     for s in cfg.schedules]
         results = evaluate_generator(generator, list(cfg.splits), cfg.per_split, schedules, cfg.batch_size, cfg.seed,
                                      frechet=cfg.frechet, i3d_path=cfg.i3d)
     label, main_result = next(iter(results.items()))

@@ -7,12 +7,10 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from vidgpt.cli.app import hydra_app
-from vidgpt.cli.options import SAMPLING, Choice, Items, Number, Text
-from vidgpt.generator import DTYPES, VideoGenerator
+from vidgpt.cli.options import SAMPLING, Choice, Items, Number, Text, sampling_settings
+from vidgpt.generator import DTYPES, SHIPPED_MODEL, VideoGenerator
 from vidgpt.samples import FORMATS, SampleOptions, generate_samples, load_first_frames, read_prompts_file
 
-# The shipped model lives inside the package so an installed command finds it.
-SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "pretrained" / "shapes"
 
 
 def model_folder(model: str | None) -> Path:
@@ -31,7 +29,6 @@ def model_folder(model: str | None) -> Path:
 
 OPTIONS = {
     **SAMPLING,
-    "schedule": Choice(("raster", "diagonal")),
     "model": Text(optional=True),
     "prompt": Text(blank=True),  # blank: refused below with its own message
     "prompts_file": Text(optional=True),
@@ -58,9 +55,7 @@ def generate(cfg: DictConfig) -> list[dict]:
     if cfg.image and cfg.video:
         raise ValueError("image= and video= both given: image-to-video or continuation, not both")
     options = SampleOptions(
-        frames=cfg.frames, schedule=cfg.schedule, window=cfg.window, frame_overlap=cfg.frame_overlap,
-        frame_window=cfg.frame_window, cfg_scale=cfg.cfg_scale, temperature=cfg.temperature, top_k=cfg.top_k,
-        top_p=cfg.top_p,
+        frames=cfg.frames, **sampling_settings(cfg),
         extra={**{k: cfg[k] for k in ("image", "video") if cfg[k]},
                **({"given_frames": cfg.given_frames} if cfg.video else {})},
     )

@@ -8,6 +8,7 @@ the value and what is allowed. A key a config does not have (another trainer pre
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass
@@ -162,6 +163,29 @@ class Accelerator:
             raise _fail(key, value, "this machine has no CUDA device (use trainer=cpu)")
 
 
+MODEL_WORD = "model"  # a sampling option left to the model folder's generation.json
+
+
+@dataclass(frozen=True)
+class OrModel:
+    """``rule``, or the word `model`: the model's own setting."""
+
+    rule: Any
+
+    def check(self, key: str, value: Any) -> None:
+        if value != MODEL_WORD:
+            self.rule.check(key, value)
+
+
+def sampling_settings(cfg: DictConfig) -> dict[str, Any]:
+    """The sampling options of a command's config for `VideoGenerator.generate`: `model` -> `MODEL`."""
+    from vidgpt.model.generation import MODEL, GenerationConfig  # noqa: PLC0415
+
+    names = [f.name for f in dataclasses.fields(GenerationConfig)]
+    values = {k: cfg.get(k, MODEL_WORD) for k in names}
+    return {k: MODEL if v == MODEL_WORD else v for k, v in values.items()}
+
+
 def check_options(cfg: DictConfig, rules: Mapping[str, Any]) -> None:
     """Raise ValueError for the first option breaking its rule, then for any number anywhere that is not finite."""
     for key, rule in rules.items():
@@ -190,13 +214,14 @@ def _leaves(node: Any, prefix: str) -> Iterator[tuple[str, Any]]:
 # ---- the rules the commands share
 SAMPLING = {
     "frames": Number(int, minimum=1, optional=True),
-    "window": Number(int, minimum=1),
-    "frame_overlap": Flag(),
-    "frame_window": Number(int, minimum=1, optional=True),
-    "cfg_scale": Number(float, minimum=0, optional=True, note="1: no guidance; null: the model's own"),
-    "temperature": Number(float, minimum=0, note="0: greedy"),
-    "top_k": Number(int, minimum=1, optional=True),
-    "top_p": Number(float, above=0, maximum=1, optional=True),
+    "schedule": OrModel(Choice(("raster", "diagonal"))),
+    "window": OrModel(Number(int, minimum=1)),
+    "frame_overlap": OrModel(Flag()),
+    "frame_window": OrModel(Number(int, minimum=1, optional=True)),
+    "cfg_scale": OrModel(Number(float, minimum=0, note="1: no guidance; model: the model's own")),
+    "temperature": OrModel(Number(float, minimum=0, note="0: greedy")),
+    "top_k": OrModel(Number(int, minimum=1, optional=True)),
+    "top_p": OrModel(Number(float, above=0, maximum=1, optional=True)),
     "batch_size": Number(int, minimum=1),
     "seed": Number(int, minimum=0),
     "device": Device(),

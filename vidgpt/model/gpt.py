@@ -22,6 +22,7 @@ from vidtok.model.code_noise import corrupt_codes
 from vidtok.model.replace import replacing_folder
 
 from .config import Backbone, VidGPTConfig
+from .generation import GenerationConfig
 from .identity import check_tokenizer_identity
 from .presets import preset as preset_fields
 from .prompt import PromptTokenizer
@@ -38,8 +39,11 @@ class VidGPT(nn.Module):
     """Prompt-conditioned causal transformer over video codes."""
 
     def __init__(self, config: VidGPTConfig, prompt_tokenizer: PromptTokenizer | None = None,
-                 llama: LlamaForCausalLM | None = None) -> None:
+                 llama: LlamaForCausalLM | None = None, generation: GenerationConfig | None = None) -> None:
         super().__init__()
+        # how to sample it (generation.json): saved and loaded with the weights, kept through fine-tuning
+        self.generation = generation if generation is not None else GenerationConfig(
+            cfg_scale=1.0 if config.distilled_cfg_scale is not None else GenerationConfig.cfg_scale)
         if prompt_tokenizer is not None and prompt_tokenizer.vocab_size != config.text_vocab_size:
             raise ValueError(
                 f"prompt tokenizer has {prompt_tokenizer.vocab_size} ids but config.text_vocab_size is "
@@ -191,6 +195,7 @@ class VidGPT(nn.Module):
         with replacing_folder(directory, marker=CONFIG_FILE) as tmp:
             self.llama.save_pretrained(tmp)
             self.config.save(tmp / CONFIG_FILE)
+            self.generation.save(tmp)
             if self.prompt_tokenizer is not None:
                 self.prompt_tokenizer.save(tmp / PROMPT_FILE)
         return directory
@@ -215,4 +220,5 @@ class VidGPT(nn.Module):
         finally:
             if bar:
                 hf_logging.enable_progress_bar()
-        return cls(config, prompt_tokenizer, llama).to(map_location).eval()
+        generation = GenerationConfig.load(directory, distilled=config.distilled_cfg_scale is not None)
+        return cls(config, prompt_tokenizer, llama, generation).to(map_location).eval()
