@@ -201,7 +201,7 @@ CASES: list[tuple[str, Callable[[Ctx], Any], Any, str]] = [
     ("cli top_p above one", lambda c: c.gen("top_p=1.5"), CLI, "error: top_p=1.5: must be <= 1"),
     ("cli top_p zero", lambda c: c.gen("top_p=0"), CLI, "error: top_p=0: must be > 0"),
     ("cli guidance null", lambda c: c.gen("cfg_scale=null"), CLI,
-     "error: cfg_scale=None: expected a number"),
+     "error: cfg_scale=None: null is not allowed here: write cfg_scale=model for the model's own"),
     ("null guidance in Python", lambda c: c.generator.generate(PROMPT, cfg_scale=None, decode=False), ValueError,
      "cfg_scale=None: give a number (1 = no guidance), or leave it out for the model's own"),
     ("generation.json with unknown key", lambda c: VideoGenerator.from_pretrained(

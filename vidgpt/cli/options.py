@@ -173,8 +173,14 @@ class OrModel:
     rule: Any
 
     def check(self, key: str, value: Any) -> None:
-        if value != MODEL_WORD:
+        if value == MODEL_WORD:
+            return
+        try:
             self.rule.check(key, value)
+        except ValueError:
+            if value is None:  # `null` once meant the model's own guidance
+                raise _fail(key, value, f"null is not allowed here: write {key}=model for the model's own") from None
+            raise
 
 
 def sampling_settings(cfg: DictConfig) -> dict[str, Any]:

@@ -35,7 +35,7 @@ class PeriodicCheckpoint(Callback):
 
     def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
         if time.monotonic() - self._last >= self.seconds:
-            trainer.save_checkpoint(str(self.path))  # every rank calls it; only rank 0 writes
+            trainer.save_checkpoint(str(self.path), weights_only=False)  # every rank calls it; only rank 0 writes
             self._last = time.monotonic()
 
 
@@ -120,7 +120,7 @@ def train_tokenizer(
         )
     check_trained(trainer)
     # every rank must call it (it holds a barrier); only rank 0 writes
-    trainer.save_checkpoint(str(ckpt_dir / "last.ckpt"))
+    trainer.save_checkpoint(str(ckpt_dir / "last.ckpt"), weights_only=False)  # a full one, to resume from
     tokenizer = module.tokenizer.eval()
     if trainer.is_global_zero:
         tokenizer.save_pretrained(out_dir / "tokenizer")  # atomic; train_config.json is a note, not needed to load
