@@ -206,7 +206,8 @@ def test_periodic_checkpoint_fires_on_wall_clock(tmp_path) -> None:
     saved: list[str] = []
 
     class FakeTrainer:
-        def save_checkpoint(self, path: str) -> None:
+        def save_checkpoint(self, path: str, weights_only: bool | None = None) -> None:
+            assert weights_only is False  # a full checkpoint, to resume from
             saved.append(path)
 
     PeriodicCheckpoint(tmp_path / "last.ckpt", minutes=10).on_train_batch_end(FakeTrainer(), None, None, None, 0)
