@@ -85,7 +85,7 @@ class TokenizerConfig:
     lfq_entropy_weight: float = 0.1
     # training-only FSQ losses (vidtok.model.quantizer): LFQ-style entropy (spreads the codes; 0.004 gave
     # 100% usage but -1.3 dB on Shapes) and a guard against dimensions stuck deep in FSQ's tanh (0.01, on by
-    # default: Shapes usage 39% -> 84% and 34.7 -> 35.3 dB in the same hour, README)
+    # default: Shapes usage 39% -> 84% and 34.7 -> 35.3 dB in the same hour, docs/tokenizer.md)
     fsq_entropy_weight: float = 0.0
     fsq_saturation_weight: float = 0.01
     # what the decoder's convs see past a frame's edge: "zeros", or "circular" (the opposite edge) for
