@@ -80,8 +80,7 @@ def evaluate_generator(
     results = {}
     for options in schedules:
         # the model's settings where none are given: the report records the numbers it sampled with
-        names = GenerationConfig.__dataclass_fields__
-        given = {k: v for k, v in options.items() if k in names}
+        given = {k: v for k, v in options.items() if k in GenerationConfig.__dataclass_fields__}
         options = {**options, **generator.settings(**given).to_dict()}
         label = decoding_label(options)
         items, speed = generate_split_videos(generator, splits, per_split, options, batch_size, seed, progress)

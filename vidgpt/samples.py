@@ -163,14 +163,16 @@ def generate_samples(
                 seconds = (time.perf_counter() - t0) / len(chunk)
                 for (_, prompt, sample_seed), frames in zip(chunk, result.videos):
                     stem = out_dir / sample_stem(index, prompt, sample_seed)
-                    files = _write_all(stem, formats, frames)
-                    record = dict(prompt=prompt, seed=sample_seed, file=files[0].name,
-                                  files=[f.name for f in files], seconds=round(seconds, 3), **_settings(options))
-                    record["frames"] = int(frames.shape[0])
-                    record["dtype"] = generator.dtype_name
-                    try:
+                    files: list[Path] = []
+                    try:  # a sample is its files and its manifest line, all or none (a full disk midway: none)
+                        for fmt in formats:
+                            files.append(_write(stem, fmt, frames))
+                        record = dict(prompt=prompt, seed=sample_seed, file=files[0].name,
+                                      files=[f.name for f in files], seconds=round(seconds, 3), **_settings(options))
+                        record["frames"] = int(frames.shape[0])
+                        record["dtype"] = generator.dtype_name
                         manifest.append(record)
-                    except BaseException:  # a sample is its files and its line: without the line, no files
+                    except BaseException:
                         for f in files:
                             f.unlink(missing_ok=True)
                         raise
@@ -207,19 +209,6 @@ class _Manifest:
             except OSError as e:  # the last flush can be where a full disk shows
                 if exc[0] is None:
                     raise WriteError.wrap(self.path, e) from e
-
-
-def _write_all(stem: Path, formats: Sequence[str], frames: np.ndarray) -> list[Path]:
-    """A sample's files, all or none: when one fails (a full disk), those already written go too."""
-    files: list[Path] = []
-    try:
-        for fmt in formats:
-            files.append(_write(stem, fmt, frames))
-    except BaseException:
-        for f in files:
-            f.unlink(missing_ok=True)
-        raise
-    return files
 
 
 def _write(stem: Path, fmt: str, frames: np.ndarray) -> Path:

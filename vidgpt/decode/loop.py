@@ -12,10 +12,11 @@ from itertools import accumulate
 
 import torch
 
+from ..model.generation import check_sampling
 from ..model.gpt import VidGPT
 from .forward import StaticForward
 from .plan import MaskTracker, Step, build_plan
-from .sampling import check_sampling, guide, sample
+from .sampling import guide, sample
 from .threads import ThreadChooser, num_threads
 
 

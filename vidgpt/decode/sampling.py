@@ -2,27 +2,7 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
-
-
-def check_sampling(temperature: float, top_k: int | None, top_p: float | None, cfg_scale: float = 1.0) -> None:
-    """ValueError naming the first bad sampling setting (NaN and infinity included: they sample noise)."""
-    for name, value in (("temperature", temperature), ("cfg_scale", cfg_scale), ("top_p", top_p)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                  or not math.isfinite(value)):
-            raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)):
-        raise ValueError(f"top_k must be an integer >= 1 or None, got {top_k!r}")
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
-    if top_k is not None and top_k < 1:
-        raise ValueError(f"top_k must be >= 1 or None, got {top_k}")
-    if top_p is not None and not 0.0 < top_p <= 1.0:
-        raise ValueError(f"top_p must lie in (0, 1] or be None, got {top_p}")
-    if cfg_scale < 0:
-        raise ValueError(f"cfg_scale must be >= 0, got {cfg_scale}")
 
 
 def guide(cond: torch.Tensor, uncond: torch.Tensor, scale: float) -> torch.Tensor:

@@ -33,6 +33,25 @@ class _ModelDefault:
 MODEL: Any = _ModelDefault()
 
 
+def check_sampling(temperature: Any, top_k: Any, top_p: Any, cfg_scale: Any = 1.0) -> None:
+    """ValueError naming the first bad sampling setting (NaN and infinity included: they sample noise)."""
+    def number(name: str, value: Any, low: float, high: float, optional: bool = False) -> None:
+        if value is None and optional:
+            return
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"{name}={value!r}: must be a finite number")
+        if name == "top_p" and not low < value <= high:
+            raise ValueError(f"{name}={value!r}: must lie in (0, 1]")
+        if value < low:
+            raise ValueError(f"{name}={value!r}: must be >= {low:g}" + (" (0 = greedy)" if name == "temperature" else ""))
+
+    number("temperature", temperature, 0.0, math.inf)
+    number("cfg_scale", cfg_scale, 0.0, math.inf)
+    number("top_p", top_p, 0.0, 1.0, optional=True)
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+        raise ValueError(f"top_k={top_k!r}: must be an integer >= 1 or None")
+
+
 @dataclass(frozen=True)
 class GenerationConfig:
     """How to sample a model. The defaults are measured on the shipped Shapes model (docs/decoding.md,
@@ -55,7 +74,7 @@ class GenerationConfig:
 
         if self.schedule not in SCHEDULES:
             raise bad("schedule", f"choose one of {', '.join(SCHEDULES)}")
-        for name, optional in (("window", False), ("frame_window", True), ("top_k", True)):
+        for name, optional in (("window", False), ("frame_window", True)):
             value = getattr(self, name)
             if value is None and optional:
                 continue
@@ -63,14 +82,7 @@ class GenerationConfig:
                 raise bad(name, "must be an integer >= 1" + (" or None" if optional else ""))
         if not isinstance(self.frame_overlap, bool):
             raise bad("frame_overlap", "expected True or False")
-        for name, low, high in (("cfg_scale", 0.0, math.inf), ("temperature", 0.0, math.inf), ("top_p", 0.0, 1.0)):
-            value = getattr(self, name)
-            if value is None and name == "top_p":
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise bad(name, "must be a finite number")
-            if value < low or value > high or (name == "top_p" and value == 0):
-                raise bad(name, "must lie in (0, 1]" if name == "top_p" else "must be >= 0")
+        check_sampling(self.temperature, self.top_k, self.top_p, self.cfg_scale)
 
     def merged(self, **given: Any) -> "GenerationConfig":
         """These settings with those ``given`` that are not `MODEL`."""
