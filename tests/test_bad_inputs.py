@@ -31,7 +31,7 @@ from vidgpt.cli import train_tokenizer as train_tokenizer_cli
 from vidgpt.cli.runs import resume_checkpoint
 from vidgpt.generator import VideoGenerator
 from vidgpt.samples import SampleOptions, generate_samples, load_first_frames, read_prompts_file
-from vidgpt.train.fingerprint import tokenizer_fingerprint
+from vidtok.model.fingerprint import tokenizer_fingerprint
 from vidgpt.train.pretokenize import pretokenize
 from vidgpt.train.shards import TokenShardDataset, shard_name
 from vidtok.data.folder import FolderDataset

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from vidgpt.cli.runs import resume_checkpoint
-from vidgpt.cli.trainer import AtomicCheckpointIO, build_trainer
+from vidtok.train.trainer import AtomicCheckpointIO, build_trainer
 
 
 def test_resume_none_means_fresh_run():

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 
 from vidtok.data.clips import choose_start, clip_span, pad_clip, resize_crop
 from vidtok.data.convert import to_uint8
-from vidtok.data.folder import FolderDataset, read_manifest
+from vidtok.data.folder import FolderDataset, manifest_captions
 from vidtok.data.lavfi import DEFAULT_SOURCES, LavfiDataset, available_sources, render_source, source_graph
 from vidtok.data.mixture import MixtureDataset
 from vidtok.io import write_video
@@ -228,7 +228,7 @@ def test_manifests_jsonl_and_csv(video_folder: Path, tmp_path: Path):
             ("frames", "frames caption"),
             ("good.webm", "from csv, with a comma"),
         ]
-        assert read_manifest(csv)[str(video_folder / "sub" / "good.webm")] == "from csv, with a comma"
+        assert manifest_captions(csv)[str(video_folder / "sub" / "good.webm")] == "from csv, with a comma"
     finally:
         jsonl.unlink()
         csv.unlink()
@@ -236,11 +236,11 @@ def test_manifests_jsonl_and_csv(video_folder: Path, tmp_path: Path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"path": "a.mp4"}\n{oops\n')
     with pytest.raises(ValueError, match=r"bad\.jsonl:2: not valid JSON"):
-        read_manifest(bad)
+        manifest_captions(bad)
     bad_csv = tmp_path / "bad.csv"
     bad_csv.write_text("name,caption\na.mp4,x\n")
     with pytest.raises(ValueError, match=r"bad\.csv:2: no video path \(expected one of the keys \['file', 'path', 'video'\]"):
-        read_manifest(bad_csv)
+        manifest_captions(bad_csv)
     missing = tmp_path / "list.jsonl"
     missing.write_text(f'{{"path": "gone.mp4"}}\n{{"path": "{video_folder / "good.mp4"}"}}\n')
     ds = FolderDataset(missing, frames=4, size=16)

@@ -27,12 +27,12 @@ from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader, Dataset
 
 from vidgpt.cli.runs import run_folder
-from vidgpt.cli.trainer import AtomicCheckpointIO, build_trainer
+from vidtok.train.trainer import AtomicCheckpointIO, build_trainer
 from vidgpt.model import VidGPT
 from vidgpt.train.export import ExportCallback
 from vidgpt.train.module import model_from_checkpoint
 from vidgpt.train.pretokenize import pretokenize
-from vidgpt.train.shards import TokenShardDataset, read_manifest, shard_bytes, shard_name
+from vidgpt.train.shards import TokenShardDataset, read_shard_manifest, shard_bytes, shard_name
 from vidtok.data.shapes import ShapesDataset
 from vidtok.model import TokenizerConfig, VideoTokenizer
 from vidtok.train.checkpoint import load_checkpoint
@@ -193,11 +193,11 @@ def test_pretokenize_interrupted_mid_write_resumes_to_the_same_shards(tmp_path, 
     with pytest.raises(KeyboardInterrupt):
         pretokenize(dataset, tokenizer, tmp_path / "out", **kw)
     monkeypatch.setattr(pretokenize_module, "replace_file", real_replace)
-    assert list(read_manifest(tmp_path / "out")["shards"]) == [shard_name(0), shard_name(1)]
+    assert list(read_shard_manifest(tmp_path / "out")["shards"]) == [shard_name(0), shard_name(1)]
     resumed = pretokenize(dataset, tokenizer, tmp_path / "out", **kw)
     assert resumed.skipped == [shard_name(0), shard_name(1)] and resumed.written == [shard_name(k) for k in (2, 3, 4)]
     pretokenize(dataset, tokenizer, tmp_path / "reference", **kw)
-    got, want = (read_manifest(tmp_path / d)["shards"] for d in ("out", "reference"))
+    got, want = (read_shard_manifest(tmp_path / d)["shards"] for d in ("out", "reference"))
     assert got == want  # same shards, same SHA-256s, each once
     assert not [p.name for p in (tmp_path / "out").iterdir() if ".tmp-" in p.name]
 
@@ -213,7 +213,7 @@ def test_pretokenize_killed_midway_resumes_to_the_same_shards(tmp_path, tokenize
     manifest = out / "manifest.json"
     _kill_when(proc, lambda: manifest.is_file() and len(json.loads(manifest.read_text())["shards"]) >= 2,
                random.Random(0), "pretokenize")
-    done = read_manifest(out)["shards"]
+    done = read_shard_manifest(out)["shards"]
     assert 2 <= len(done) < items // shard
 
     tokenizer = VideoTokenizer.from_pretrained(tokenizer_dir)
@@ -224,7 +224,7 @@ def test_pretokenize_killed_midway_resumes_to_the_same_shards(tmp_path, tokenize
     reference = tmp_path / "uninterrupted"
     pretokenize(dataset, tokenizer, reference, **kw)
 
-    got, want = read_manifest(out)["shards"], read_manifest(reference)["shards"]
+    got, want = read_shard_manifest(out)["shards"], read_shard_manifest(reference)["shards"]
     assert list(got) == [shard_name(k) for k in range(items // shard)]  # each shard once, none missing
     assert [e["sha256"] for e in got.values()] == [e["sha256"] for e in want.values()]
     assert [(e["first"], e["count"]) for e in got.values()] == [(k * shard, shard) for k in range(items // shard)]

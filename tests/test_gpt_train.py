@@ -13,11 +13,11 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from vidgpt.model import PromptTokenizer, VidGPT
 from vidgpt.train.batches import GPTCollate, drop_prompts, encode_frozen
-from vidgpt.train.fingerprint import tokenizer_fingerprint
+from vidtok.model.fingerprint import tokenizer_fingerprint
 from vidgpt.train.fit import dataset_captions, train_gpt
 from vidgpt.train.module import GPTModule, NonFiniteLossError, model_from_checkpoint
 from vidgpt.train.pretokenize import pretokenize
-from vidgpt.train.schedule import warmup_cosine
+from vidtok.train.schedule import step_progress, warmup_cosine
 from vidtok.data.shapes import ShapesDataset, split_combinations
 from vidtok.model import TokenizerConfig, VideoTokenizer
 
@@ -67,15 +67,18 @@ def batch(prompt: PromptTokenizer, b: int = 4, seed: int = 0) -> dict:
 
 # ---------------------------------------------------------------- schedule
 def test_warmup_cosine_values():
-    f = lambda s: warmup_cosine(s, warmup_steps=10, total_steps=110, min_ratio=0.1)  # noqa: E731
+    f = lambda s: warmup_cosine(s, 10, step_progress(s, 10, 110), min_ratio=0.1)  # noqa: E731
     assert [f(0), f(4), f(9)] == pytest.approx([0.1, 0.5, 1.0])
     assert f(10) == pytest.approx(1.0)
     assert f(60) == pytest.approx(0.55)  # half way down the cosine: (1 + 0.1) / 2
     assert f(35) == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi / 4)))
     assert f(110) == pytest.approx(0.1) and f(500) == pytest.approx(0.1)
-    assert warmup_cosine(0, 0, 10, 0.0) == pytest.approx(1.0)
+    assert warmup_cosine(0, 0, 0.0, 0.0) == pytest.approx(1.0)
+    assert warmup_cosine(3, 10, 0.5, 0.0) == pytest.approx(0.4 * 0.5)  # warm-up and a time-based cosine multiply
     with pytest.raises(ValueError, match="warmup_cosine"):
-        warmup_cosine(0, 10, 0)
+        step_progress(0, 10, 0)
+    with pytest.raises(ValueError, match="warmup_cosine"):
+        warmup_cosine(0, 10, float("nan"))
 
 
 def test_module_scheduler_steps_per_optimizer_step(prompt):

@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 
-from vidgpt.train.fingerprint import tokenizer_fingerprint
+from vidtok.model.fingerprint import tokenizer_fingerprint
 from vidgpt.train.pretokenize import pretokenize
-from vidgpt.train.shards import MANIFEST, TokenShardDataset, file_sha256, read_manifest, shard_name
+from vidgpt.train.shards import MANIFEST, TokenShardDataset, file_sha256, read_shard_manifest, shard_name
 from vidtok.data.shapes import ShapesDataset
 from vidtok.model import TokenizerConfig, VideoTokenizer
 
@@ -45,7 +45,7 @@ def test_writes_shards_and_manifest(tmp_path, dataset, tokenizer, reference):
     result = run(dataset, tokenizer, tmp_path)
     names = [shard_name(k) for k in range(3)]
     assert result.written == names and result.skipped == []
-    manifest = read_manifest(tmp_path)
+    manifest = read_shard_manifest(tmp_path)
     assert manifest["tokenizer"]["fingerprint"] == tokenizer_fingerprint(tokenizer)
     assert manifest["tokenizer"]["codebook_size"] == 64
     assert manifest["grid"] == [2, 4, 4] and manifest["video_shape"] == [5, 32, 32]

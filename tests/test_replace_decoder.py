@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 import replace_decoder  # noqa: E402
 
 from vidgpt.generator import VideoGenerator  # noqa: E402
-from vidgpt.train.fingerprint import _weights_hash, tokenizer_fingerprint  # noqa: E402
+from vidtok.model.fingerprint import _weights_hash, tokenizer_fingerprint  # noqa: E402
 from vidtok.model import VideoTokenizer  # noqa: E402
 
 

@@ -312,7 +312,7 @@ def test_circular_conv_wraps_space_on_both_paths(temporal_kernel: int) -> None:
 
 
 def test_circular_decoder_keeps_codes_and_fingerprint_and_wraps_decoded_frames() -> None:
-    from vidgpt.train.fingerprint import tokenizer_fingerprint
+    from vidtok.model.fingerprint import tokenizer_fingerprint
 
     torch.manual_seed(0)
     cfg = TokenizerConfig(channels=[8, 16], blocks=1, pixel_channels=[8])

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from vidgpt.train.fingerprint import _weights_hash, fingerprint_matches, tokenizer_fingerprint
+from vidtok.model.fingerprint import _weights_hash, fingerprint_matches, tokenizer_fingerprint
 from vidtok.model import TokenizerConfig, VideoTokenizer
 from vidtok.model.code_noise import corrupt_codes
 from vidtok.train.augment import crop_positions, salient_crop

@@ -18,10 +18,10 @@ from pathlib import Path
 from vidgpt.generator import MODEL_GPT, MODEL_TOKENIZER, VideoGenerator
 from vidgpt.model.config import VidGPTConfig
 from vidgpt.model.gpt import CONFIG_FILE
-from vidgpt.train.fingerprint import fingerprint_matches, tokenizer_fingerprint
+from vidtok.model.fingerprint import fingerprint_matches, tokenizer_fingerprint
 from vidtok.model import TokenizerConfig, VideoTokenizer
 from vidtok.model.config import PADDINGS
-from vidtok.model.replace import replace_file, replacing_folder, temp_beside
+from vidtok.io.atomic import replace_file, atomic_folder, temp_beside
 
 
 def replace_decoder(model: Path, tokenizer: Path, decoder_padding: str | None = None) -> str:
@@ -43,7 +43,7 @@ def replace_decoder(model: Path, tokenizer: Path, decoder_padding: str | None = 
     recorded = ident.get("fingerprint")
     if recorded is not None and not fingerprint_matches(old, recorded):
         raise ValueError(f"{config_path} names another tokenizer than {model / MODEL_TOKENIZER}: the folder is not a pair")
-    with replacing_folder(model / MODEL_TOKENIZER, marker="config.json") as tmp:
+    with atomic_folder(model / MODEL_TOKENIZER, marker="config.json", durable=True) as tmp:
         shutil.copytree(tokenizer, tmp, dirs_exist_ok=True)
         if decoder_padding is not None:
             TokenizerConfig.from_dict({**new.cfg.to_dict(), "decoder_padding": decoder_padding}).save(tmp / "config.json")

@@ -18,7 +18,7 @@ from pathlib import Path
 from vidgpt.cli.generate import SHIPPED_MODEL
 from vidgpt.generator import MODEL_GPT, MODEL_TOKENIZER, VideoGenerator
 from vidgpt.model.generation import GENERATION_FILE
-from vidtok.model.replace import replacing_folder
+from vidtok.io.atomic import atomic_folder
 
 MAX_MB = 40.0
 # what a model folder needs at generation time; logs and training leftovers stay behind
@@ -81,7 +81,7 @@ def ship(run: Path, out: Path = SHIPPED_MODEL, report: dict | None = None, note:
         if not (run / sub).is_dir():
             raise FileNotFoundError(f"{run} has no {sub}/ folder: not a model folder (stage 2 writes gpt/ + tokenizer/)")
     generation = VideoGenerator.from_pretrained(run).generation  # the pair must load and match before it is shipped
-    with replacing_folder(out, marker=MODEL_GPT) as tmp:
+    with atomic_folder(out, marker=MODEL_GPT, durable=True) as tmp:
         for sub, names in KEEP.items():
             (tmp / sub).mkdir(parents=True)
             for name in names:

@@ -31,7 +31,7 @@ from .decode.loop import decode_steps
 from .decode.schedules import Schedule, make_schedule
 from .model.generation import MODEL, GenerationConfig
 from .model.gpt import VidGPT
-from .train.fingerprint import check_trained_on
+from .model.identity import check_trained_on
 
 
 @dataclass

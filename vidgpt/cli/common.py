@@ -11,7 +11,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from vidgpt.cli.trainer import build_trainer
+from vidtok.train.trainer import build_trainer
 
 
 def run_dir() -> Path:

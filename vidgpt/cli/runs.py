@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-CHECKPOINT_DIR = "checkpoints"
+from vidtok.train.trainer import CHECKPOINT_DIR
+
 LAST = "last.ckpt"
 
 

@@ -19,7 +19,7 @@ from vidgpt.cli.runs import resume_checkpoint
 from vidgpt.cli.sweep import objective
 from vidgpt.generator import MODEL_TOKENIZER
 from vidgpt.train.fit import train_gpt
-from vidtok.model.replace import replacing_folder
+from vidtok.io.atomic import atomic_folder
 
 
 OPTIONS = {
@@ -56,7 +56,7 @@ def train(cfg: DictConfig) -> Path | float:
     ckpt = resume_checkpoint(cfg.resume)
     L.seed_everything(cfg.seed, workers=True)
     if is_rank_zero():
-        with replacing_folder(run / MODEL_TOKENIZER, marker="config.json") as tmp:  # never a half copy, even if killed
+        with atomic_folder(run / MODEL_TOKENIZER, marker="config.json", durable=True) as tmp:  # never a half copy, even if killed
             shutil.copytree(tokenizer_dir, tmp, dirs_exist_ok=True)
     train_gpt(
         tokenizer_dir,

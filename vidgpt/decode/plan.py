@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import torch
 
+from vidgpt.model.view import TrainingView
+
 from .schedules import step_of
 
 
@@ -156,28 +158,6 @@ def training_mask(schedule: Sequence[Sequence[int]], grid: tuple[int, int, int],
     key_step = torch.cat([torch.full((L + 1,), -2), k[:-1]])  # step of the code each key slot holds
     seen = key_step[None, :] < q_step[:, None]
     return causal & (seen | torch.eye(size, dtype=torch.bool))
-
-
-@dataclass(frozen=True)
-class TrainingView:
-    """What each code's query sees when decoding with a schedule, stand-ins included, as one teacher-forced
-    pass over [prompt | BOV | codes[:-1] | E extra queries] (S + E tokens, S = L + t*h*w).
-
-    `training_mask` alone feeds every query its real previous code, but decoding feeds the first code of
-    a row a stand-in (plan.py): the real previous code is not ready yet. Feeding the stand-in at that
-    slot would also show it to every later query, which at decoding time sees the real code there. So
-    each such query gets an extra token instead: fed the stand-in (`sources`), at its own slot's position
-    (`positions`), seeing what its slot's query sees but with itself in place of that slot. Its logits
-    replace the slot's for code `targets`. The slot itself then holds what decoding writes there once the
-    real code is ready (the context entry): the real code, seeing every code made up to that step."""
-
-    mask: torch.Tensor  # bool (S + E, S + E), True = may attend
-    sources: torch.Tensor  # (E,) sequence index of the token each extra query is fed
-    positions: torch.Tensor  # (S + E,) position ids: 0..S-1, then each extra query's slot
-    targets: torch.Tensor  # (E,) code index each extra query predicts
-
-    def to(self, device: torch.device | str) -> "TrainingView":
-        return TrainingView(*(x.to(device) for x in (self.mask, self.sources, self.positions, self.targets)))
 
 
 def training_view(schedule: Sequence[Sequence[int]], grid: tuple[int, int, int], prompt_length: int) -> TrainingView:

@@ -8,8 +8,9 @@ is never asked to emit text, BOV or PAD.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -19,16 +20,14 @@ from transformers import LlamaForCausalLM
 from transformers.utils import logging as hf_logging
 
 from vidtok.model.code_noise import corrupt_codes
-from vidtok.model.replace import replacing_folder
+from vidtok.io.atomic import atomic_folder
 
 from .config import Backbone, VidGPTConfig
 from .generation import GenerationConfig
 from .identity import check_tokenizer_identity
 from .presets import preset as preset_fields
 from .prompt import PromptTokenizer
-
-if TYPE_CHECKING:  # decode imports the model, not the other way round
-    from vidgpt.decode.plan import TrainingView
+from .view import TrainingView
 
 CONFIG_FILE = "vidgpt.json"
 PROMPT_FILE = "prompt_tokenizer.json"
@@ -164,16 +163,29 @@ class VidGPT(nn.Module):
         return logits[:, :n].index_copy(1, view.targets, logits[:, n:])
 
     def loss(self, prompt_ids: torch.Tensor, codes: torch.Tensor, context_noise: float = 0.0,
-             attention_mask: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Mean next-token cross-entropy over the video tokens.
+             attention_mask: torch.Tensor | None = None, generator: torch.Generator | None = None,
+             view: TrainingView | None = None,
+             teacher: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+        """Mean next-token cross-entropy over the video tokens (see `loss_and_logits`)."""
+        return self.loss_and_logits(prompt_ids, codes, context_noise, attention_mask, generator, view, teacher)[0]
+
+    def loss_and_logits(self, prompt_ids: torch.Tensor, codes: torch.Tensor, context_noise: float = 0.0,
+                        attention_mask: torch.Tensor | None = None, generator: torch.Generator | None = None,
+                        view: TrainingView | None = None,
+                        teacher: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The training objective of every recipe, and the logits (B, n, K) it was computed from.
 
         `context_noise`: fraction of input codes replaced by random codes; targets stay clean.
+        `attention_mask` / `view`: what each query sees (see `forward`).
+        `teacher`: maps the (noisy) input codes (B, n) to target distributions (B, n, K), e.g. a guided
+        teacher's (distillation); by default the targets are the true codes.
         """
         codes = self.flat_codes(codes)
-        noisy = corrupt_codes(codes, context_noise, self.config.codebook_size, generator)
-        ids = self.input_ids(prompt_ids, noisy[:, :-1])
-        logits = self.sequence_logits(ids, attention_mask)[:, self.config.prompt_length:]
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), codes.reshape(-1))
+        inputs = corrupt_codes(codes, context_noise, self.config.codebook_size, generator)
+        logits = self(prompt_ids, inputs, attention_mask, view)  # logit j sees inputs < j at most: no target leaks in
+        target = codes.reshape(-1) if teacher is None else teacher(inputs).flatten(0, 1)
+        return F.cross_entropy(logits.flatten(0, 1).float(), target), logits
 
     # ---------------------------------------------------------------- checkpoints
     def check_tokenizer(self, tokenizer: Any) -> None:
@@ -189,10 +201,10 @@ class VidGPT(nn.Module):
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write weights (safetensors) + config.json, vidgpt.json and prompt_tokenizer.json as `directory`.
 
-        Atomic: the folder is written beside `directory` and then replaces it whole (see `replacing_folder`).
+        Atomic: the folder is written beside `directory` and then replaces it whole (see `atomic_folder`).
         """
         directory = Path(directory)
-        with replacing_folder(directory, marker=CONFIG_FILE) as tmp:
+        with atomic_folder(directory, marker=CONFIG_FILE, durable=True) as tmp:
             self.llama.save_pretrained(tmp)
             self.config.save(tmp / CONFIG_FILE)
             self.generation.save(tmp)

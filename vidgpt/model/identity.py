@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from vidtok.model.fingerprint import fingerprint_matches, tokenizer_fingerprint
+
 
 def _optional(tokenizer: Any, name: str) -> Any:
     value = getattr(tokenizer, name, None)
@@ -46,3 +48,20 @@ def check_tokenizer_identity(expected: dict[str, Any], tokenizer: Any) -> None:
                 f"tokenizer mismatch: the GPT was trained on a tokenizer with {key}={want}, "
                 f"this one has {key}={got} (for {expected['frames']}x{expected['height']}x{expected['width']} videos)"
             )
+
+
+def check_trained_on(model: Any, tokenizer: Any) -> None:
+    """Raise ValueError unless `tokenizer` is the one `model` (a VidGPT) records in its config.
+
+    `VidGPT.check_tokenizer` compares the layout (codebook, grid); this adds the weights' fingerprint.
+    """
+    model.check_tokenizer(tokenizer)
+    expected = (model.config.tokenizer or {}).get("fingerprint")
+    if expected is None:  # nothing recorded to compare (and nothing to hash)
+        return
+    if not fingerprint_matches(tokenizer, expected):
+        actual = tokenizer_fingerprint(tokenizer)
+        raise ValueError(
+            f"tokenizer mismatch: the GPT was trained on tokenizer {expected[:12]}..., this one is {actual[:12]}... "
+            "(same layout, other weights)"
+        )

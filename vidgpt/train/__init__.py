@@ -5,5 +5,5 @@
 - `batches`: `GPTCollate` (captions -> prompt ids), `drop_prompts`, `encode_frozen` (on-the-fly codes)
 - `module.GPTModule`: the LightningModule; `module.model_from_checkpoint`
 - `fit.train_gpt`: the plain entry point the CLI calls
-- `export.ExportCallback`: periodic and final exports of the model; `schedule.warmup_cosine`; `fingerprint.tokenizer_fingerprint`
+- `export.ExportCallback`: periodic and final exports of the model
 """

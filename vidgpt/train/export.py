@@ -14,7 +14,7 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.callbacks import Callback
 
-from vidtok.model.replace import replacing_folder
+from vidtok.io.atomic import atomic_folder
 from vidtok.train.faults import check_finite_weights
 
 SNAPSHOT_FILE = "snapshot.json"  # step and training minutes of a snapshot
@@ -49,7 +49,7 @@ class ExportCallback(Callback):
 
     def _snapshot(self, step: int, train_seconds: float | None) -> None:
         minutes = None if train_seconds is None else round(train_seconds / 60, 2)
-        with replacing_folder(self.snapshot_dir / f"step{step:08d}", marker=SNAPSHOT_FILE) as tmp:
+        with atomic_folder(self.snapshot_dir / f"step{step:08d}", marker=SNAPSHOT_FILE, durable=True) as tmp:
             shutil.copytree(self.directory, tmp, dirs_exist_ok=True)
             (tmp / SNAPSHOT_FILE).write_text(json.dumps({"step": step, "train_minutes": minutes}))
 

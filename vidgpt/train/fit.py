@@ -18,14 +18,15 @@ from torch.utils.data import DataLoader, Dataset
 
 from vidgpt.generator import gpt_folder
 from vidgpt.model import PromptTokenizer, VidGPT, tokenizer_identity
+from vidgpt.model.identity import check_trained_on
 from vidgpt.train.batches import GPTCollate
 from vidgpt.train.export import ExportCallback
-from vidgpt.train.fingerprint import check_trained_on, tokenizer_fingerprint
 from vidgpt.train.module import GPTModule, model_from_checkpoint
 from vidgpt.train.shards import TokenShardDataset
 from vidtok.model import VideoTokenizer
-from vidtok.train.checkpoint import AtomicCheckpointIO
+from vidtok.model.fingerprint import tokenizer_fingerprint
 from vidtok.train.steps import check_fills_a_batch, check_trained
+from vidtok.train.trainer import build_trainer
 
 log = logging.getLogger(__name__)
 EXPORT_NAME = "gpt"
@@ -59,7 +60,8 @@ def train_gpt(
       the captions of all training combinations), with at most `text_vocab_size` ids.
     - `preset` names the backbone size (`vidgpt.model.PRESETS`); `backbone` overrides single fields.
     - `module`: `GPTModule` options (lr, warmup_steps, prompt_dropout, context_noise, ...).
-    - `trainer`: a Lightning Trainer, or the keyword arguments for one (checkpoints then written atomically).
+    - `trainer`: a Lightning Trainer, or the keyword arguments for one (`vidtok.train.trainer.build_trainer`: logs
+      and atomic checkpoints in `out_dir`, as the commands do).
     - `ckpt_path`: a Lightning checkpoint of an earlier run to resume (network rebuilt from it).
     - `init_from`: a GPT folder (or a model folder holding `gpt/`) to fine-tune: its weights and prompt
       tokenizer start this run, with a fresh optimizer and LR schedule (`preset`, `backbone`, `prompt_length`
@@ -105,7 +107,7 @@ def train_gpt(
         collate_fn=collate, persistent_workers=num_workers > 0, pin_memory=torch.cuda.is_available(),
     )
     if trainer is None or isinstance(trainer, dict):
-        trainer = L.Trainer(**{"plugins": [AtomicCheckpointIO()], **(trainer or {})})
+        trainer = build_trainer(trainer or {}, out_dir)
     if not any(isinstance(cb, ExportCallback) for cb in trainer.callbacks):
         snapshot_dir = Path(out_dir) / SNAPSHOT_DIR if snapshots else None
         trainer.callbacks.append(ExportCallback(Path(out_dir) / EXPORT_NAME, export_every_n_steps, snapshot_dir))

@@ -28,17 +28,17 @@ from typing import Any
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 from tokenizers import Tokenizer
 from torch import nn
 
-from vidgpt.decode.plan import TrainingView, training_view
+from vidgpt.decode.plan import training_view
+from vidgpt.model.view import TrainingView
 from vidgpt.decode.sampling import guide
 from vidgpt.decode.schedules import diagonal_schedule
-from vidgpt.model import PromptTokenizer, VidGPT, VidGPTConfig, corrupt_codes
+from vidgpt.model import PromptTokenizer, VidGPT, VidGPTConfig
 from vidgpt.train.batches import drop_prompts, encode_frozen
-from vidgpt.train.fingerprint import check_trained_on
-from vidgpt.train.schedule import warmup_cosine
+from vidgpt.model.identity import check_trained_on
+from vidtok.train.schedule import step_progress, warmup_cosine
 from vidtok.train.checkpoint import load_checkpoint
 from vidtok.train.faults import NonFiniteLossError, check_finite_loss
 
@@ -149,19 +149,17 @@ class GPTModule(L.LightningModule):
         the true codes; the accuracy stays against the true codes."""
         if distill and self.teacher is None:
             raise ValueError("distillation needs distill_cfg_scale")
-        targets = self.model.flat_codes(codes)
-        inputs = corrupt_codes(targets, context_noise, self.model.config.codebook_size)
-        logits = self.model(prompt_ids, inputs, view=view)  # logits j see inputs < j at most: no target leaks in
-        if distill:
+
+        def guided(inputs: torch.Tensor) -> torch.Tensor:
             b = prompt_ids.shape[0]
             with torch.no_grad():  # prompt and null prompt in one batch: one pass over the teacher's weights
                 both = self.teacher(torch.cat([prompt_ids, self.teacher.null_prompts(b)]), inputs.repeat(2, 1),
                                     view=view)
-                guided = guide(both[:b].float(), both[b:].float(), self.hparams.distill_cfg_scale).softmax(-1)
-            loss = F.cross_entropy(logits.flatten(0, 1).float(), guided.flatten(0, 1))
-        else:
-            loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
-        accuracy = (logits.detach().argmax(-1) == targets).float().mean()
+                return guide(both[:b].float(), both[b:].float(), self.hparams.distill_cfg_scale).softmax(-1)
+
+        loss, logits = self.model.loss_and_logits(prompt_ids, codes, context_noise, view=view,
+                                                  teacher=guided if distill else None)
+        accuracy = (logits.detach().argmax(-1) == self.model.flat_codes(codes)).float().mean()
         return loss, accuracy
 
     def train(self, mode: bool = True) -> "GPTModule":
@@ -226,13 +224,8 @@ class GPTModule(L.LightningModule):
         optimizer = torch.optim.AdamW(groups, lr=hp.lr, betas=tuple(hp.betas), fused=fused or None)
         warmup, floor = hp.warmup_steps, hp.min_lr_ratio
         if hp.schedule_minutes:
-            # the cosine's progress is training time: express it as a step count of a 10^6-step schedule
-            span = 10**6
-
             def factor(step: int) -> float:
-                warm = min(1.0, (step + 1) / warmup) if warmup else 1.0
-                done = int(span * min(1.0, self.train_seconds / (60 * hp.schedule_minutes)))
-                return warm * warmup_cosine(done, 0, span, floor)
+                return warmup_cosine(step, warmup, self.train_seconds / (60 * hp.schedule_minutes), floor)
         else:
             total = hp.total_steps or self.trainer.estimated_stepping_batches
             if not 0 < total < float("inf"):
@@ -240,7 +233,7 @@ class GPTModule(L.LightningModule):
                                  "for its LR schedule")
 
             def factor(step: int) -> float:
-                return warmup_cosine(step, warmup, int(total), floor)
+                return warmup_cosine(step, warmup, step_progress(step, warmup, int(total)), floor)
 
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -27,9 +26,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from vidgpt.train.fingerprint import tokenizer_fingerprint
-from vidgpt.train.shards import FORMAT, MANIFEST, VERSION, codes_dtype, file_sha256, shard_bytes, shard_name
-from vidtok.model.replace import replace_file, temp_beside
+from vidgpt.train.shards import (FORMAT, MANIFEST, VERSION, codes_dtype, file_sha256, read_shard_manifest, shard_bytes,
+                                 shard_name)
+from vidtok.io.atomic import atomic_file, replace_file, temp_beside
+from vidtok.model.fingerprint import tokenizer_fingerprint
 
 _LOCK = ".manifest.lock"
 _HEADER_KEYS = ("format", "version", "tokenizer", "grid", "video_shape", "dtype", "num_items", "shard_size", "num_shards", "dataset")
@@ -122,7 +122,7 @@ def pretokenize(
             manifest = _read_or_start_manifest(out_dir, header)
             manifest["shards"][shard_name(k)] = entry
             manifest["shards"] = dict(sorted(manifest["shards"].items()))
-            _atomic_write_text(out_dir / MANIFEST, json.dumps(manifest, indent=1))
+            _write_manifest(out_dir / MANIFEST, manifest)
         result.written.append(shard_name(k))
     bar.close()
     return result
@@ -138,13 +138,18 @@ def _check_rank(rank: tuple[int, int]) -> tuple[int, int]:
     return i, n
 
 
+def _write_manifest(path: Path, manifest: dict) -> None:
+    with atomic_file(path, durable=True) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=1))
+
+
 def _read_or_start_manifest(out_dir: Path, header: dict) -> dict:
     path = out_dir / MANIFEST
     if not path.is_file():
         manifest = {**header, "shards": {}}
-        _atomic_write_text(path, json.dumps(manifest, indent=1))
+        _write_manifest(path, manifest)
         return manifest
-    manifest = json.loads(path.read_text())
+    manifest = read_shard_manifest(out_dir)
     differ = [k for k in _HEADER_KEYS if manifest.get(k) != header[k]]
     if differ:
         raise ValueError(
@@ -203,18 +208,6 @@ def _write_shard(
     tmp.write_bytes(data)
     replace_file(tmp, out_dir / name)
     return {"index": index, "first": first, "count": len(captions), "sha256": hashlib.sha256(data).hexdigest()}
-
-
-def _fsync(path: Path) -> None:
-    with open(path, "rb+") as f:
-        os.fsync(f.fileno())
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    _fsync(tmp)
-    os.replace(tmp, path)
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ from safetensors.torch import save
 from torch import nn
 from torch.utils.data import Dataset
 
-from vidgpt.train.fingerprint import fingerprint_matches, tokenizer_fingerprint
+from vidtok.model.fingerprint import fingerprint_matches, tokenizer_fingerprint
 
 FORMAT = "vidgpt-token-shards"
 VERSION = 1
@@ -52,7 +52,7 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def read_manifest(directory: str | Path) -> dict:
+def read_shard_manifest(directory: str | Path) -> dict:
     """The manifest of a token-shard folder; FileNotFoundError / ValueError when absent or not one."""
     path = Path(directory) / MANIFEST
     if not path.is_file():
@@ -100,7 +100,7 @@ class TokenShardDataset(Dataset):
 
     def __init__(self, directory: str | Path, tokenizer: nn.Module | str | None = None) -> None:
         self.directory = Path(directory)
-        manifest = read_manifest(self.directory)
+        manifest = read_shard_manifest(self.directory)
         self.manifest = manifest
         self.fingerprint: str = manifest["tokenizer"]["fingerprint"]
         self.codebook_size: int = manifest["tokenizer"]["codebook_size"]

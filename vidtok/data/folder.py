@@ -29,7 +29,7 @@ from vidtok.data.clips import SHORT_MODES, START_MODES, choose_start, clip_span,
 from vidtok.data.convert import to_tensor
 from vidtok.io import VIDEO_SUFFIXES, VideoReadError, check_complete, read_video, video_info
 from vidtok.io.frame_folder import list_frames
-from vidtok.data.manifest import read_manifest as read_entries
+from vidtok.data.manifest import read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ class FolderDataset(Dataset):
         if root.is_file():
             if root.suffix.lower() not in MANIFEST_SUFFIXES:
                 raise ValueError(f"FolderDataset: {root} is a file but not a manifest ({', '.join(MANIFEST_SUFFIXES)})")
-            captions = read_manifest(root, skip=self._skip_line)
+            captions = manifest_captions(root, skip=self._skip_line)
             paths = []
             for path in captions:
                 problem = unreadable(path)
@@ -112,7 +112,7 @@ class FolderDataset(Dataset):
                 raise ValueError(
                     f"FolderDataset: no videos ({' '.join(VIDEO_SUFFIXES)} or PNG-frame folders) found under {root}"
                 )
-            captions = read_manifest(Path(manifest).expanduser(), skip=self._skip_line) if manifest is not None else {}
+            captions = manifest_captions(Path(manifest).expanduser(), skip=self._skip_line) if manifest is not None else {}
             unknown = sorted(set(captions) - set(paths))
             if unknown:
                 log.warning(
@@ -278,12 +278,12 @@ def unreadable(path: str) -> tuple[str, str] | None:
     return None
 
 
-def read_manifest(manifest: Path, skip: Any = None) -> dict[str, str]:
+def manifest_captions(manifest: Path, skip: Any = None) -> dict[str, str]:
     """{video path: caption} from a ``.jsonl`` or ``.csv`` manifest; paths resolved against its folder.
     ``skip(where, reason)`` receives the lines that cannot be read (see vidtok.data.manifest)."""
     if manifest.suffix.lower() not in MANIFEST_SUFFIXES:
         raise ValueError(f"manifest must be .jsonl or .csv, got {manifest}")
     return {
         os.path.abspath(manifest.parent / Path(e.path).expanduser()): e.caption.strip()
-        for e in read_entries(manifest, caption_required=False, skip=skip)
+        for e in read_manifest(manifest, caption_required=False, skip=skip)
     }

@@ -37,7 +37,7 @@ from vidtok.model.layers import (
     time_to_depth,
 )
 from vidtok.model.quantizer import Quantizer
-from vidtok.model.replace import replacing_folder
+from vidtok.io.atomic import atomic_folder
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -281,11 +281,11 @@ class VideoTokenizer(nn.Module):
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write config.json + model.safetensors as `directory`; that is all `from_pretrained` needs.
 
-        Atomic: the folder is written beside `directory` and then replaces it whole (see `replacing_folder`).
+        Atomic: the folder is written beside `directory` and then replaces it whole (see `atomic_folder`).
         """
         directory = Path(directory)
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        with replacing_folder(directory, marker=CONFIG_NAME) as tmp:
+        with atomic_folder(directory, marker=CONFIG_NAME, durable=True) as tmp:
             self.cfg.save(tmp / CONFIG_NAME)
             save_file(state, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
         return directory

@@ -19,7 +19,7 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from vidtok.io.errors import WriteError
-from vidtok.model.replace import replace_file, sweep_dead, temp_beside
+from vidtok.io.atomic import replace_file, sweep_dead, temp_beside
 
 
 def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:

@@ -10,16 +10,15 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, LearningRateMonitor
-from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader, Dataset
 
+from vidtok.io.atomic import atomic_file
 from vidtok.model import TokenizerConfig, VideoTokenizer
-from vidtok.model.replace import replace_file, temp_beside
-from vidtok.train.checkpoint import AtomicCheckpointIO, load_checkpoint
-from vidtok.train.faults import FiniteCheckpoints
+from vidtok.train.checkpoint import load_checkpoint
 from vidtok.train.module import TokenizerModule, TrainConfig
 from vidtok.train.steps import check_fills_a_batch, check_trained
+from vidtok.train.trainer import build_trainer
 
 
 class PeriodicCheckpoint(Callback):
@@ -91,21 +90,14 @@ def train_tokenizer(
             raise FileNotFoundError(f"resume checkpoint not found: {ckpt_path}")
         load_checkpoint(ckpt_path)  # plain data only, before a Trainer's own torch.load (unsafe in some versions)
 
-    kwargs: dict[str, Any] = dict(
-        max_steps=train_cfg.max_steps,
-        default_root_dir=str(out_dir),
-        logger=TensorBoardLogger(str(out_dir), name="logs"),
-        callbacks=[PeriodicCheckpoint(ckpt_dir / "last.ckpt", checkpoint_every_minutes), FiniteCheckpoints(),
-                   LearningRateMonitor()],
-        log_every_n_steps=25,
-        enable_progress_bar=False,
-        num_sanity_val_steps=0,
-        plugins=[AtomicCheckpointIO()],
-    )
-    if train_cfg.max_minutes:
-        kwargs["max_time"] = {"minutes": train_cfg.max_minutes}
-    kwargs.update(trainer_kwargs or {})
-    trainer = trainer or L.Trainer(**kwargs)
+    if trainer is None:
+        kwargs: dict[str, Any] = dict(max_steps=train_cfg.max_steps, log_every_n_steps=25, enable_progress_bar=False,
+                                      num_sanity_val_steps=0)
+        if train_cfg.max_minutes:
+            kwargs["max_time"] = {"minutes": train_cfg.max_minutes}
+        kwargs.update(trainer_kwargs or {})
+        trainer = build_trainer(kwargs, out_dir, callbacks=[
+            PeriodicCheckpoint(ckpt_dir / "last.ckpt", checkpoint_every_minutes)])
 
     if isinstance(train_data, L.LightningDataModule):
         trainer.fit(module, datamodule=train_data, ckpt_path=ckpt_path)
@@ -124,8 +116,6 @@ def train_tokenizer(
     tokenizer = module.tokenizer.eval()
     if trainer.is_global_zero:
         tokenizer.save_pretrained(out_dir / "tokenizer")  # atomic; train_config.json is a note, not needed to load
-        note = out_dir / "tokenizer" / "train_config.json"
-        tmp = temp_beside(note)
-        tmp.write_text(json.dumps(asdict(train_cfg), indent=2))
-        replace_file(tmp, note)
+        with atomic_file(out_dir / "tokenizer" / "train_config.json", durable=True) as tmp:
+            tmp.write_text(json.dumps(asdict(train_cfg), indent=2))
     return tokenizer

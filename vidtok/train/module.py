@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict, dataclass
 
 import lightning as L
 import torch
-from torchmetrics.functional.image import structural_similarity_index_measure
 
+from vidtok.eval.tokenizer_metrics import codebook_counts, codebook_usage, psnr, ssim
 from vidtok.model import TokenizerConfig, VideoTokenizer
 from vidtok.train.augment import crop_at, crop_positions
 from vidtok.model.code_noise import corrupt_codes
 from vidtok.train.discriminator import PatchDiscriminator3D
 from vidtok.train.faults import check_finite_loss
+from vidtok.train.schedule import warmup_cosine
 from vidtok.train.losses import hinge_d_loss, hinge_g_loss, reconstruction_loss, saliency, saliency_weights, spread_saliency
 
 
@@ -93,13 +93,11 @@ class TokenizerModule(L.LightningModule):
     def lr_factor(self) -> float:
         """Linear warm-up then cosine to `min_lr_ratio`, over steps or over wall-clock minutes."""
         c = self.train_cfg
-        warm = min(1.0, (self.global_step_gen + 1) / max(1, c.warmup_steps))
         if c.max_minutes:
-            frac = self.elapsed_s / (60 * c.max_minutes)
+            progress = self.elapsed_s / (60 * c.max_minutes)
         else:
-            frac = self.global_step_gen / max(1, c.max_steps)
-        frac = min(1.0, max(0.0, frac))
-        return warm * (c.min_lr_ratio + (1 - c.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * frac)))
+            progress = self.global_step_gen / max(1, c.max_steps)
+        return warmup_cosine(self.global_step_gen, max(1, c.warmup_steps), progress, c.min_lr_ratio)
 
     @property
     def global_step_gen(self) -> int:
@@ -195,18 +193,18 @@ class TokenizerModule(L.LightningModule):
             self.log("train/d_loss", d_loss)
 
         with torch.no_grad():
-            mse = (recon.detach().float().clamp(-1, 1) - video).square().mean()
+            train_psnr = psnr(video, recon.detach().clamp(-1, 1)).mean()
         if self._gen_steps % 100 == 0 and self.trainer.is_global_zero:
             print(
                 f"step {self._gen_steps} {self.elapsed_s / 60:.1f} min lr {c.lr * factor:.2e} loss {loss.item():.4f} "
-                f"train psnr {10 * torch.log10(4 / mse.clamp_min(1e-10)).item():.2f} codes/batch {codes.unique().numel()}",
+                f"train psnr {train_psnr.item():.2f} codes/batch {codes.unique().numel()}",
                 flush=True,
             )
         self.log_dict(
             {
                 "train/loss": loss.detach(),
                 "train/rec": rec.detach(),
-                "train/psnr": 10 * torch.log10(4 / mse.clamp_min(1e-10)),
+                "train/psnr": train_psnr,
                 "train/codes_in_batch": float(codes.unique().numel()),
                 "train/z_abs": z.detach().abs().mean(),
                 "train/lr": c.lr * factor,
@@ -235,14 +233,9 @@ class TokenizerModule(L.LightningModule):
         video = self._video(batch)
         recon, codes, _, _ = self.tokenizer(video)
         recon = recon.clamp(-1, 1)
-        self.code_counts += torch.bincount(codes.flatten(), minlength=self.model_cfg.codebook_size)
-        mse = (recon - video).square().flatten(1).mean(1)
-        # PSNR of the [0, 1] images, averaged per clip
-        psnr = (10 * torch.log10(4 / mse.clamp_min(1e-10))).mean()
-        b, ch, t, h, w = video.shape
-        frames = lambda v: ((v + 1) / 2).transpose(1, 2).reshape(b * t, ch, h, w)
-        ssim = structural_similarity_index_measure(frames(recon), frames(video), data_range=1.0)
-        self.log_dict({"val/psnr": psnr, "val/ssim": ssim}, batch_size=b, sync_dist=True)
+        self.code_counts += codebook_counts(codes, self.model_cfg.codebook_size).to(self.code_counts.device)
+        self.log_dict({"val/psnr": psnr(video, recon).mean(), "val/ssim": ssim(video, recon).mean()},
+                      batch_size=video.shape[0], sync_dist=True)
         if batch_idx == 0:
             self._log_images(video, recon)
 
@@ -250,16 +243,16 @@ class TokenizerModule(L.LightningModule):
         counts = self.code_counts
         if self.trainer.world_size > 1:
             counts = self.all_gather(counts).sum(0)
-        total = counts.sum().clamp_min(1)
-        p = counts.float() / total
-        nz = p[p > 0]
-        self.log("val/codebook_usage", (counts > 0).float().mean(), rank_zero_only=True)
-        self.log("val/perplexity", torch.exp(-(nz * nz.log()).sum()), rank_zero_only=True)
+        if not int(counts.sum()):
+            return
+        usage = codebook_usage(counts.cpu())
+        self.log("val/codebook_usage", usage["used_fraction"], rank_zero_only=True)
+        self.log("val/perplexity", usage["perplexity"], rank_zero_only=True)
         if self.trainer.is_global_zero and not self.trainer.sanity_checking:
             m = self.trainer.callback_metrics
             print(
                 f"val step {self._gen_steps} psnr {float(m.get('val/psnr', float('nan'))):.2f} "
-                f"ssim {float(m.get('val/ssim', float('nan'))):.3f} usage {(counts > 0).float().mean().item():.3f}",
+                f"ssim {float(m.get('val/ssim', float('nan'))):.3f} usage {usage['used_fraction']:.3f}",
                 flush=True,
             )
 

@@ -1,4 +1,4 @@
-"""Build a Lightning `Trainer` for either stage from the `trainer` config group.
+"""The Lightning `Trainer` of both stages, for the commands and the Python entry points alike.
 
 What every run gets, whatever the stage: CSV + TensorBoard logs in the run folder, a progress bar,
 the learning rate logged, and checkpoints written atomically to ``<run>/checkpoints`` (``last.ckpt``
@@ -9,7 +9,6 @@ with weights that are not finite, and read back (on resume) as plain data only.
 from __future__ import annotations
 
 import csv
-
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -19,11 +18,12 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.fabric.loggers.logger import rank_zero_experiment
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
-from vidgpt.cli.runs import CHECKPOINT_DIR
 from vidtok.train.checkpoint import AtomicCheckpointIO
 from vidtok.train.faults import FiniteCheckpoints
 
-__all__ = ["AtomicCheckpointIO", "build_trainer"]
+__all__ = ["AtomicCheckpointIO", "CHECKPOINT_DIR", "build_trainer"]
+
+CHECKPOINT_DIR = "checkpoints"
 
 
 class _ContinuingWriter(ExperimentWriter):
@@ -57,28 +57,36 @@ def build_trainer(
     checkpoint_every_n_steps: int = 500,
     callbacks: Iterable[Callback] = (),
 ) -> L.Trainer:
-    """A Trainer logging and checkpointing into ``run_dir``; ``trainer_kwargs`` are plain Trainer arguments."""
+    """A Trainer logging and checkpointing into ``run_dir``; ``trainer_kwargs`` are plain Trainer arguments.
+
+    They override the defaults above: ``logger=False`` logs nothing, ``enable_checkpointing=False`` writes
+    no periodic checkpoint; the atomic checkpoint IO cannot be replaced.
+    """
     run_dir = Path(run_dir)
     kwargs = dict(trainer_kwargs)
     if kwargs.pop("plugins", None):
         raise ValueError("trainer.plugins is reserved: checkpoints are always written atomically")
-    checkpoint = ModelCheckpoint(
-        dirpath=run_dir / CHECKPOINT_DIR,
-        filename="step{step:08d}",
-        auto_insert_metric_name=False,
-        save_last=True,
-        save_top_k=1,  # with no monitor: keep only the newest numbered checkpoint beside last.ckpt
-        every_n_train_steps=checkpoint_every_n_steps,
-    )
-    loggers = [
-        ContinuingCSVLogger(run_dir, name="logs", version=""),
-        TensorBoardLogger(run_dir, name="tensorboard", version="", default_hp_metric=False),
-    ]
-    bar = [TQDMProgressBar(refresh_rate=10)] if kwargs.get("enable_progress_bar", True) else []
+    own = [FiniteCheckpoints(), *callbacks]
+    if kwargs.get("enable_checkpointing", True):
+        own.insert(0, ModelCheckpoint(
+            dirpath=run_dir / CHECKPOINT_DIR,
+            filename="step{step:08d}",
+            auto_insert_metric_name=False,
+            save_last=True,
+            save_top_k=1,  # with no monitor: keep only the newest numbered checkpoint beside last.ckpt
+            every_n_train_steps=checkpoint_every_n_steps,
+        ))
+    if kwargs.get("logger", True) is not False:
+        kwargs.setdefault("logger", [
+            ContinuingCSVLogger(run_dir, name="logs", version=""),
+            TensorBoardLogger(run_dir, name="tensorboard", version="", default_hp_metric=False),
+        ])
+        own.append(LearningRateMonitor("step"))
+    if kwargs.get("enable_progress_bar", True):
+        own.append(TQDMProgressBar(refresh_rate=10))
     return L.Trainer(
         default_root_dir=run_dir,
-        logger=loggers,
-        callbacks=[checkpoint, FiniteCheckpoints(), LearningRateMonitor("step"), *bar, *callbacks],
+        callbacks=[*own, *kwargs.pop("callbacks", [])],
         plugins=[AtomicCheckpointIO()],
         **kwargs,
     )

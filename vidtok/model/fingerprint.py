@@ -57,20 +57,3 @@ def _weights_hash(tokenizer: nn.Module, skip: str | None) -> str:
         # view as bytes: numpy cannot hold bfloat16, and the raw bytes are what identity means
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()
-
-
-def check_trained_on(model, tokenizer: nn.Module) -> None:
-    """Raise ValueError unless `tokenizer` is the one `model` (a VidGPT) records in its config.
-
-    `VidGPT.check_tokenizer` compares the layout (codebook, grid); this adds the weights' fingerprint.
-    """
-    model.check_tokenizer(tokenizer)
-    expected = (model.config.tokenizer or {}).get("fingerprint")
-    if expected is None:  # nothing recorded to compare (and nothing to hash)
-        return
-    if not fingerprint_matches(tokenizer, expected):
-        actual = tokenizer_fingerprint(tokenizer)
-        raise ValueError(
-            f"tokenizer mismatch: the GPT was trained on tokenizer {expected[:12]}..., this one is {actual[:12]}... "
-            "(same layout, other weights)"
-        )
