@@ -16,7 +16,7 @@ import pytest  # noqa: E402
 def tiny_model_dir(tmp_path_factory):
     """A model folder (tokenizer/ + gpt/) with tiny random weights: what stage 2 exports, in miniature."""
     from vidgpt.model import PromptTokenizer, VidGPT, tokenizer_identity
-    from vidtok.data.shapes import SPLITS, split_combinations
+    from vidtok.shapes.world import SPLITS, split_combinations
     from vidtok.model import TokenizerConfig, VideoTokenizer
 
     torch.manual_seed(0)

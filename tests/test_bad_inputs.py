@@ -35,7 +35,7 @@ from vidtok.model.fingerprint import tokenizer_fingerprint
 from vidgpt.train.pretokenize import pretokenize
 from vidgpt.train.shards import TokenShardDataset, shard_name
 from vidtok.data.folder import FolderDataset
-from vidtok.data.shapes import ShapesDataset
+from vidtok.shapes.world import ShapesDataset
 from vidtok.io import write_video
 from vidtok.model import TokenizerConfig, VideoTokenizer
 

@@ -1,5 +1,5 @@
-"""Dependencies point one way: io, data, tokenizer, its evaluation, GPT, decoding, generation, training,
-commands. Inference never imports training code, and the networks know nothing of Lightning or Hydra."""
+"""Dependencies point one way: io, data, the Shapes world, tokenizer, metrics, GPT, decoding, generation,
+training, commands. Inference never imports training code, and the networks know nothing of Lightning or Hydra."""
 
 import ast
 import subprocess
@@ -12,18 +12,19 @@ ROOT = Path(__file__).resolve().parents[1]
 RANKS = {
     "vidtok.io": 0,
     "vidtok.data": 1,
-    "vidtok.model": 2,
-    "vidtok.eval": 3,
-    "vidgpt.model": 4,
-    "vidgpt.decode": 5,
-    "vidgpt.generator": 6,
-    "vidgpt.samples": 6,
-    "vidgpt.evaluate": 6,
-    "vidtok.train": 7,
-    "vidgpt.train": 8,
-    "vidgpt.cli": 9,
-    "vidtok": 10,  # the package roots re-export their public names
-    "vidgpt": 10,
+    "vidtok.shapes": 2,  # the Shapes world: renderer, dataset, reader, evaluation
+    "vidtok.model": 3,
+    "vidtok.eval": 4,  # generic metrics, and the tokenizer scored on Shapes clips
+    "vidgpt.model": 5,
+    "vidgpt.decode": 6,
+    "vidgpt.generator": 7,
+    "vidgpt.samples": 7,
+    "vidgpt.evaluate": 7,
+    "vidtok.train": 8,
+    "vidgpt.train": 9,
+    "vidgpt.cli": 10,
+    "vidtok": 11,  # the package roots re-export their public names
+    "vidgpt": 11,
 }
 NETWORKS = ("vidtok.model", "vidgpt.model")
 FRAMEWORKS = ("lightning", "pytorch_lightning", "hydra", "omegaconf")

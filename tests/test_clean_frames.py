@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vidtok.data.shapes import COLOURS, SPLITS, ShapesAttributes, centre_track, radius_px, sample_clip, shape_stamp
-from vidtok.eval.clean_frames import FAIL_REASONS, CleanTally, is_clean, judge_frames, torus_components
-from vidtok.eval.evaluate import evaluate_videos
-from vidtok.eval.report import write_report
+from vidtok.shapes.world import COLOURS, SPLITS, ShapesAttributes, centre_track, radius_px, sample_clip, shape_stamp
+from vidtok.shapes.clean_frames import FAIL_REASONS, CleanTally, is_clean, judge_frames, torus_components
+from vidtok.shapes.evaluate import evaluate_videos
+from vidtok.shapes.report import write_report
 from vidtok.io import read_video, write_video
 
 
@@ -56,7 +56,7 @@ def test_real_clips_at_other_sizes_and_lengths_are_clean():
 
 def test_object_straddling_an_edge_is_one_component():
     attrs = ShapesAttributes("square", "green", "large", "right", "quickly")
-    from vidtok.data.shapes import render_clip
+    from vidtok.shapes.world import render_clip
 
     video = render_clip(attrs, (0, 0), frames=5)  # centred on the corner: four pieces on the canvas
     labels = torus_components(video.max(-1) > 60)
@@ -107,7 +107,7 @@ def test_an_object_scaled_up_in_one_frame_fails_area():
 
 def test_area_within_half_passes_and_beyond_fails():
     attrs = ShapesAttributes("square", "red", "large", "up", "slowly")  # side 15: 225 px
-    from vidtok.data.shapes import render_clip
+    from vidtok.shapes.world import render_clip
 
     video = render_clip(attrs, (32, 32), frames=3)
     shrunk = video.copy()  # columns 25..39; cut symmetrically, so the centre stays

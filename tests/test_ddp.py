@@ -22,7 +22,7 @@ PROBE = '''
 import os
 from pathlib import Path
 
-from vidtok.data.shapes import ShapesDataset
+from vidtok.shapes.world import ShapesDataset
 
 
 class RecordingShapes(ShapesDataset):

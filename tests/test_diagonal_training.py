@@ -13,7 +13,7 @@ from vidgpt.decode.schedules import diagonal_schedule, raster_schedule, step_of
 from vidgpt.model import PromptTokenizer, VidGPT
 from vidgpt.train.batches import GPTCollate
 from vidgpt.train.module import GPTModule
-from vidtok.data.shapes import split_combinations
+from vidtok.shapes.world import split_combinations
 
 GRID, K, PROMPT_LEN = (2, 4, 4), 64, 12
 QUIET = dict(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False,

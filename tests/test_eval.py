@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from vidtok.data.shapes import COLOURS, SPLITS, sample_clip
+from vidtok.shapes.world import COLOURS, SPLITS, sample_clip
 from vidtok.eval.distribution import frechet_report, shapes_real_set
-from vidtok.eval.evaluate import SKIP_REASONS, evaluate_folder, evaluate_videos
+from vidtok.shapes.evaluate import SKIP_REASONS, evaluate_folder, evaluate_videos
 from vidtok.eval.frechet import frechet_distance, frechet_from_stats, gaussian_stats
 from vidtok.eval.fvd import fvd, i3d_features, load_i3d
 from vidtok.data.manifest import read_manifest
@@ -21,7 +21,7 @@ from vidtok.eval.random_features import (
     hand_features,
     random_cnn_features,
 )
-from vidtok.eval.report import comparison_table, write_report
+from vidtok.shapes.report import comparison_table, write_report
 from vidtok.eval.tokenizer_metrics import (
     MAX_PSNR,
     CodebookUsage,

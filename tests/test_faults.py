@@ -33,7 +33,7 @@ from vidgpt.train.export import ExportCallback
 from vidgpt.train.module import model_from_checkpoint
 from vidgpt.train.pretokenize import pretokenize
 from vidgpt.train.shards import TokenShardDataset, read_shard_manifest, shard_bytes, shard_name
-from vidtok.data.shapes import ShapesDataset
+from vidtok.shapes.world import ShapesDataset
 from vidtok.model import TokenizerConfig, VideoTokenizer
 from vidtok.train.checkpoint import load_checkpoint
 from vidtok.train.faults import NonFiniteLossError, check_finite_loss

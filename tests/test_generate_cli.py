@@ -64,7 +64,7 @@ def test_missing_model_and_unwritable_output(tiny_model_dir, tmp_path):
 def test_without_model_the_shipped_model_generates_a_prompt_following_video(tmp_path):
     """`make demo` on a fresh clone: the shipped model loads from the package, fits its budget and follows a prompt."""
     from vidgpt.cli.generate import SHIPPED_MODEL
-    from vidtok.eval.shapes_reader import read_video_attributes
+    from vidtok.shapes.reader import read_video_attributes
 
     size = sum(f.stat().st_size for f in SHIPPED_MODEL.rglob("*") if f.is_file()) / 2**20
     assert size <= 40, f"the shipped model is {size:.1f} MB"

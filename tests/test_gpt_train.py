@@ -18,7 +18,7 @@ from vidgpt.train.fit import dataset_captions, train_gpt
 from vidgpt.train.module import GPTModule, NonFiniteLossError, model_from_checkpoint
 from vidgpt.train.pretokenize import pretokenize
 from vidtok.train.schedule import step_progress, warmup_cosine
-from vidtok.data.shapes import ShapesDataset, split_combinations
+from vidtok.shapes.world import ShapesDataset, split_combinations
 from vidtok.model import TokenizerConfig, VideoTokenizer
 
 FRAMES, SIZE, GRID, K = 5, 32, (2, 4, 4), 64

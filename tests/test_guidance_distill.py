@@ -15,7 +15,7 @@ GUIDANCE = GenerationConfig.cfg_scale
 from vidgpt.model import PromptTokenizer, VidGPT, VidGPTConfig
 from vidgpt.train.batches import GPTCollate
 from vidgpt.train.module import GPTModule
-from vidtok.data.shapes import split_combinations
+from vidtok.shapes.world import split_combinations
 
 GRID, K, L = (2, 4, 4), 64, 12
 
@@ -137,7 +137,7 @@ def test_a_resumed_distillation_keeps_its_teacher_and_exports_a_distilled_model(
 
     from vidgpt.train.fit import train_gpt
     from vidgpt.train.pretokenize import pretokenize
-    from vidtok.data.shapes import ShapesDataset
+    from vidtok.shapes.world import ShapesDataset
     from vidtok.model import TokenizerConfig, VideoTokenizer
 
     quiet = dict(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False)

@@ -87,3 +87,12 @@ def test_installed_commands_find_their_configs_from_any_directory(installed, tmp
     assert list(tmp_path.iterdir()) == [], "--cfg job must not create run folders"
     shipped = {p.relative_to(installed / "vidgpt" / "conf") for p in (installed / "vidgpt" / "conf").rglob("*.yaml")}
     assert {p.relative_to(ROOT / "conf") for p in (ROOT / "conf").rglob("*.yaml")} <= shipped
+
+
+def test_the_public_names_import_from_the_package_roots():
+    from vidgpt import VideoGenerator, VidGPT
+    from vidtok import TokenizerConfig, VideoTokenizer, read_video, write_video
+    from vidtok.model.tokenizer import VideoTokenizer as Tokenizer
+
+    assert VideoTokenizer is Tokenizer and callable(read_video) and callable(write_video)
+    assert TokenizerConfig().codebook_size > 0 and VideoGenerator.from_pretrained and VidGPT.from_pretrained

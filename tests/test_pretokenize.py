@@ -10,7 +10,7 @@ import torch
 from vidtok.model.fingerprint import tokenizer_fingerprint
 from vidgpt.train.pretokenize import pretokenize
 from vidgpt.train.shards import MANIFEST, TokenShardDataset, file_sha256, read_shard_manifest, shard_name
-from vidtok.data.shapes import ShapesDataset
+from vidtok.shapes.world import ShapesDataset
 from vidtok.model import TokenizerConfig, VideoTokenizer
 
 ITEMS, SHARD = 10, 4  # 3 shards: 4 + 4 + 2 items

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from vidtok.data.shapes import (
+from vidtok.shapes.world import (
     ALL_SPLIT,
     COLOURS,
     DIRECTIONS,
@@ -191,7 +191,7 @@ def test_dataset_items():
 
 
 def test_spread_indices_cover_the_split_evenly_not_its_first_combinations():
-    from vidtok.data.shapes import spread_indices
+    from vidtok.shapes.world import spread_indices
 
     combos = split_combinations("test-iid")
     picked = [combos[i % len(combos)] for i in spread_indices("test-iid", 48)]

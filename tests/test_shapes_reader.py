@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from vidtok.data.shapes import (
+from vidtok.shapes.world import (
     ALL_SPLIT,
     COLOURS,
     SPLITS,
@@ -19,8 +19,8 @@ from vidtok.data.shapes import (
     render_clip,
     sample_clip,
 )
-from vidtok.eval.shapes_reader import FACTORS, accuracy, judge, read_video_attributes
-from vidtok.eval.temporal import temporal_metrics
+from vidtok.shapes.reader import FACTORS, accuracy, judge, read_video_attributes
+from vidtok.shapes.temporal import temporal_metrics
 
 
 def _noise(video: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import time
 
-from vidtok.data.shapes import sample_clip
+from vidtok.shapes.world import sample_clip
 from vidtok.eval.distribution import shapes_real_set
-from vidtok.eval.evaluate import evaluate_videos
+from vidtok.shapes.evaluate import evaluate_videos
 from vidtok.eval.frechet import frechet_distance
 from vidtok.eval.random_features import hand_features, random_cnn_features
-from vidtok.eval.shapes_reader import read_video_attributes
+from vidtok.shapes.reader import read_video_attributes
 
 N = 256
 GOAL_VIDEOS_PER_S = 200

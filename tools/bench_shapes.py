@@ -10,9 +10,9 @@ import time
 
 import torch
 
-from vidtok.data.shapes import ALL_SPLIT, ShapesDataset, sample_clip
-from vidtok.eval.shapes_reader import judge, read_video_attributes
-from vidtok.eval.temporal import temporal_metrics
+from vidtok.shapes.world import ALL_SPLIT, ShapesDataset, sample_clip
+from vidtok.shapes.reader import judge, read_video_attributes
+from vidtok.shapes.temporal import temporal_metrics
 
 
 def _row(what: str, unit: str, goal: str, fn, items) -> dict:

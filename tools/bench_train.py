@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 from vidgpt.model import PromptTokenizer, VidGPT
 from vidgpt.train.batches import GPTCollate
 from vidgpt.train.module import GPTModule
-from vidtok.data.shapes import split_combinations
+from vidtok.shapes.world import split_combinations
 
 GRID, CODEBOOK, PROMPT_LENGTH, PRESET = (5, 8, 8), 1000, 16, "demo"
 MATMUL_N = 2048

@@ -29,9 +29,9 @@ from matplotlib.figure import Figure
 from vidgpt.evaluate import EVAL_SPLITS, evaluate_generator
 from vidgpt.generator import VideoGenerator
 from vidtok.data.convert import to_tensor, to_uint8
-from vidtok.data.shapes import sample_clip, spread_indices
-from vidtok.eval.clean_frames import FAIL_REASONS, CleanTally, judge_frames
-from vidtok.eval.report import to_jsonable
+from vidtok.shapes.world import sample_clip, spread_indices
+from vidtok.shapes.clean_frames import FAIL_REASONS, CleanTally, judge_frames
+from vidtok.shapes.report import to_jsonable
 
 SWEEPS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "decoding": [("default", {}), ("raster", {"schedule": "raster"}),

@@ -37,7 +37,7 @@ from vidgpt.evaluate import EVAL_SPLITS, decoding_label, evaluate_generator  # n
 from vidgpt.generator import VideoGenerator, gpt_dtype  # noqa: E402
 from vidgpt.model.generation import GenerationConfig  # noqa: E402
 from vidgpt.model import VidGPT  # noqa: E402
-from vidtok.eval.report import write_json  # noqa: E402
+from vidtok.shapes.report import write_json  # noqa: E402
 
 Setting = dict[str, Any]  # VideoGenerator.generate's schedule options
 DEFAULTS = GenerationConfig()  # a model's default sampling

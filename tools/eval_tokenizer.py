@@ -1,6 +1,6 @@
 """Evaluate a trained tokenizer on the Shapes splits: PSNR, SSIM, codebook usage, perplexity, how often
 the reconstructions are clean in every frame (clean_frames.is_clean) and how often the Shapes attributes
-read back from them (shapes_reader.judge(...)["all"]).
+read back from them (vidtok.shapes.reader.judge(...)["all"]).
 
 Usage: `python tools/eval_tokenizer.py --tokenizer runs/tokenizer-shapes/tokenizer --clips 256`
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from vidtok.data.shapes import SPLITS
+from vidtok.shapes.world import SPLITS
 from vidtok.data.lavfi import LavfiDataset
 from vidtok.eval.reconstruction import evaluate_dataset, evaluate_tokenizer
 from vidtok.model import VideoTokenizer

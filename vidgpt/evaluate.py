@@ -12,9 +12,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from vidgpt.model.generation import GenerationConfig
-from vidtok.data.shapes import split_combinations, spread_indices
+from vidtok.shapes.world import split_combinations, spread_indices
 from vidtok.eval.distribution import frechet_report, shapes_real_set
-from vidtok.eval.evaluate import evaluate_videos
+from vidtok.shapes.evaluate import evaluate_videos
 
 EVAL_SPLITS = ("test-iid", "test-comp-shape-colour", "test-comp-colour-direction")
 

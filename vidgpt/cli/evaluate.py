@@ -12,9 +12,9 @@ from vidgpt.cli.generate import model_folder
 from vidgpt.evaluate import evaluate_generator
 from vidgpt.evaluate import EVAL_SPLITS
 from vidgpt.generator import DTYPES, VideoGenerator
-from vidtok.eval.evaluate import evaluate_folder
+from vidtok.shapes.evaluate import evaluate_folder
 from vidtok.eval.reconstruction import evaluate_tokenizer
-from vidtok.eval.report import write_report
+from vidtok.shapes.report import write_report
 
 
 OPTIONS = {

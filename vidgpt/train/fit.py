@@ -147,7 +147,7 @@ def dataset_captions(ds: Dataset) -> list[str]:
         return list(ds.captions)
     if hasattr(ds, "captions"):
         return list(ds.captions)
-    from vidtok.data.shapes import ShapesDataset, split_combinations
+    from vidtok.shapes.world import ShapesDataset, split_combinations
 
     if isinstance(ds, ShapesDataset):
         return [a.caption for a in split_combinations(ds.split)]

@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from vidtok.data.shapes import sample_clip, split_combinations, spread_indices
+from vidtok.shapes.world import sample_clip, split_combinations, spread_indices
 from vidtok.eval.frechet import frechet_distance
 from vidtok.eval.random_features import hand_features, random_cnn_features
 

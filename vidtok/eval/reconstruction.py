@@ -17,9 +17,9 @@ import numpy as np
 import torch
 
 from vidtok.data.convert import to_tensor, to_uint8
-from vidtok.data.shapes import SPLITS, sample_clip, spread_indices
-from vidtok.eval.clean_frames import is_clean
-from vidtok.eval.shapes_reader import judge
+from vidtok.shapes.world import SPLITS, sample_clip, spread_indices
+from vidtok.shapes.clean_frames import is_clean
+from vidtok.shapes.reader import judge
 from vidtok.eval.tokenizer_metrics import CodebookUsage, ReconstructionStats
 
 

@@ -16,10 +16,10 @@ from typing import Mapping
 
 from matplotlib.figure import Figure
 
-from vidtok.eval.clean_frames import FAIL_REASONS
-from vidtok.eval.rollout import FRAME_CHECKS
-from vidtok.eval.shapes_reader import FACTORS
-from vidtok.eval.temporal import TEMPORAL_METRICS
+from vidtok.shapes.clean_frames import FAIL_REASONS
+from vidtok.shapes.rollout import FRAME_CHECKS
+from vidtok.shapes.reader import FACTORS
+from vidtok.shapes.temporal import TEMPORAL_METRICS
 
 ACCURACY_KEYS = (*FACTORS, "all")
 

@@ -22,8 +22,8 @@ import functools
 
 import numpy as np
 
-from vidtok.data.shapes import COLOURS, REFERENCE_SIZE, ShapesAttributes, centre_track, radius_px, shape_stamp
-from vidtok.eval.shapes_reader import ShapesReading
+from vidtok.shapes.world import COLOURS, REFERENCE_SIZE, ShapesAttributes, centre_track, radius_px, shape_stamp
+from vidtok.shapes.reader import ShapesReading
 
 FRAME_CHECKS: tuple[str, ...] = ("presence", "colour", "size", "motion", "all")
 MOTION_TOLERANCE = 0.5  # px at 64 px, per axis: half the slow step, so a frozen object fails

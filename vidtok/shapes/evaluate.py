@@ -35,7 +35,7 @@ from typing import Iterable
 
 import numpy as np
 
-from vidtok.data.shapes import (
+from vidtok.shapes.world import (
     HELD_OUT_COLOUR_DIRECTION,
     HELD_OUT_SHAPE_COLOUR,
     MIN_SIZE,
@@ -44,10 +44,10 @@ from vidtok.data.shapes import (
     split_combinations,
 )
 from vidtok.data.manifest import DEFAULT_MANIFEST, read_manifest
-from vidtok.eval.clean_frames import FAIL_REASONS, CleanTally, judge_frames
-from vidtok.eval.rollout import FrameQualityCurve, frame_checks
-from vidtok.eval.shapes_reader import FACTORS, read_video_attributes
-from vidtok.eval.temporal import TEMPORAL_METRICS, temporal_metrics
+from vidtok.shapes.clean_frames import FAIL_REASONS, CleanTally, judge_frames
+from vidtok.shapes.rollout import FrameQualityCurve, frame_checks
+from vidtok.shapes.reader import FACTORS, read_video_attributes
+from vidtok.shapes.temporal import TEMPORAL_METRICS, temporal_metrics
 from vidtok.io import VideoReadError, read_video
 
 SKIP_REASONS: tuple[str, ...] = (

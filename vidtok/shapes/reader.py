@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vidtok.data.shapes import (
+from vidtok.shapes.world import (
     COLOURS,
     DIRECTIONS,
     MIN_SIZE,

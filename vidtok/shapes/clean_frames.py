@@ -1,6 +1,6 @@
 """Frame by frame: is every frame of a Shapes video clean? ("Frame by frame: a clean video", shapes.md).
 
-The video-level reader (``shapes_reader``) reads medians over frames and drops stray pixels, so it
+The video-level reader (``vidtok.shapes.reader``) reads medians over frames and drops stray pixels, so it
 forgives what a viewer sees at once. This one reads every frame on its own, as the spec says:
 
 - foreground = brightest channel > 60; its 4-connected components are found on the torus (an object
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vidtok.data.shapes import COLOURS, REFERENCE_SIZE, ShapesAttributes, centre_track, radius_px, shape_stamp
+from vidtok.shapes.world import COLOURS, REFERENCE_SIZE, ShapesAttributes, centre_track, radius_px, shape_stamp
 
 THRESHOLD = 60  # a pixel is foreground when its brightest channel exceeds this
 MIN_PIXELS = 3  # smaller components are not read as objects

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from vidtok.data.shapes import REFERENCE_SIZE
-from vidtok.eval.shapes_reader import ShapesReading, read_video_attributes
+from vidtok.shapes.world import REFERENCE_SIZE
+from vidtok.shapes.reader import ShapesReading, read_video_attributes
 
 TEMPORAL_METRICS: tuple[str, ...] = ("presence", "area_cv", "colour_std", "jerk", "flicker")
 
