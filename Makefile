@@ -9,12 +9,15 @@ setup: $(STAMP)
 
 # torch goes in first and pinned: on these machines `torch==2.13.0` is the local CPU wheel,
 # whereas an unpinned torch pulled in by a dependency would fetch several GB of CUDA packages.
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check --progress-bar off
 $(STAMP): pyproject.toml
-	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet "torch==2.13.0"
-	$(PY) -m pip install --quiet -e ".[dev]"
-	touch $(STAMP)
+	@echo "setting up $(VENV) (torch first, then this package and its test tools)..."
+	@python3 -m venv $(VENV)
+	@$(PIP) --upgrade pip
+	@$(PIP) "torch==2.13.0"
+	@$(PIP) -e ".[dev]"
+	@touch $(STAMP)
+	@echo "ready: $(VENV)"
 
 # Generates with the shipped model (vidgpt/pretrained/shapes): no training, no download.
 demo: $(STAMP)

@@ -30,7 +30,7 @@ def test_buffer_is_the_worst_lag_behind_playback(bench):
 
 def test_rows_for_every_setting(bench):
     rows = bench.run(repeats=1, sizes=(32,))
-    methods = ["raster", "diagonal w=2", "diagonal w=1", "diagonal w=1 no-overlap", "diagonal w=1 fw=4",
+    methods = ["raster", "diagonal w=2", "diagonal w=1", "diagonal w=1 whole frames", "diagonal w=1 fw=4",
                "diagonal w=1 fw=4 distilled"]  # the last without guidance: one row per step, not two
     assert [r["method"] for r in rows] == methods * 2
     assert [r["threads"] for r in rows[:6]] == [1] * 6 and all(str(r["threads"]).startswith("auto") for r in rows[6:])

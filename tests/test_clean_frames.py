@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vidtok.shapes.world import COLOURS, SPLITS, ShapesAttributes, centre_track, radius_px, sample_clip, shape_stamp
+from vidtok.shapes.world import (COLOURS, SPLITS, ShapesAttributes, centre_track, radius_px, render_clip, sample_clip,
+                                 shape_stamp)
 from vidtok.shapes.clean_frames import FAIL_REASONS, CleanTally, is_clean, judge_frames, torus_components
 from vidtok.shapes.evaluate import evaluate_videos
 from vidtok.shapes.report import write_report
@@ -186,3 +187,27 @@ def test_motion_tolerance_scales_with_the_canvas():
     large[6] = np.roll(large[6], 6, axis=axis)
     assert _failed(small, attrs) == {}
     assert _failed(large, attrs) == {"motion": [6, 7]}
+
+
+def test_switch_clips_are_clean_read_as_two_clips_and_the_object_does_not_jump():
+    from vidtok.shapes.clean_frames import judge_switch_frames
+    from vidtok.shapes.world import render_switch_clip
+
+    rng = np.random.default_rng(0)
+    combos = [ShapesAttributes.from_caption(c) for c in ["a large red circle moves up quickly",
+                                                         "a small blue square moves left slowly",
+                                                         "a small green triangle moves down quickly"]]
+    for first, then in [(combos[0], combos[1]), (combos[1], combos[2]), (combos[2], combos[0])]:
+        for switch in (1, 5, 9, 13):
+            centre = tuple(int(v) for v in rng.integers(0, 64, 2))
+            video = render_switch_clip(first, then, switch, centre, frames=17)
+            judged = judge_switch_frames(video, first.caption, then.caption, switch)
+            assert judged["clean"].all(), (first.caption, then.caption, switch)
+            # the first part is the plain clip of `first`; the second continues from its last centre
+            assert np.array_equal(video[:switch], render_clip(first, centre, frames=switch))
+            last = centre_track(first, centre, switch, 64)[-1]
+            assert np.array_equal(video[switch:], render_clip(then, tuple(last), frames=18 - switch)[1:])
+            # judged as one clip against `first`, the frames after the change fail
+            assert not judge_frames(video, first.caption)["clean"][switch:].all()
+    with pytest.raises(ValueError, match="switch=17"):
+        render_switch_clip(combos[0], combos[1], 17, (3, 3), frames=17)

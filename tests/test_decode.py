@@ -16,6 +16,7 @@ from vidgpt.decode.sampling import filter_logits, guide, sample
 from vidgpt.decode.threads import ThreadChooser
 from vidgpt.generator import VideoGenerator
 from vidgpt.model import PromptTokenizer, VidGPT, tokenizer_identity
+from vidgpt.model.generation import WHOLE_FRAMES, GenerationConfig
 
 CAPTIONS = ["a large blue triangle moves right slowly", "a small red circle moves up quickly",
             "a small green square moves left slowly", "a large cyan circle moves down quickly"]
@@ -222,11 +223,11 @@ def test_raster_engine_equals_naive_uncached_loop(model):
     assert torch.equal(engine, naive)
 
 
-@pytest.mark.parametrize("overlap", [True, False])
-def test_diagonal_with_full_window_equals_raster(model, overlap):
+@pytest.mark.parametrize("frame_window", [None, GRID[2]])
+def test_diagonal_with_full_window_equals_raster(model, frame_window):
     prompt = _prompts(model)
     raster = decode(model, prompt, raster_schedule(*GRID), generator=torch.Generator().manual_seed(7))
-    diag = decode(model, prompt, diagonal_schedule(*GRID, window=GRID[2], frame_overlap=overlap),
+    diag = decode(model, prompt, diagonal_schedule(*GRID, window=GRID[2], frame_window=frame_window),
                   generator=torch.Generator().manual_seed(7))
     assert torch.equal(raster, diag)
 
@@ -418,13 +419,19 @@ def test_stream_yields_each_latent_frame_in_order_and_matches_batch_mode(generat
     assert np.array_equal(np.concatenate([c.frames for c in chunks], axis=1), full.videos)
 
 
+def test_settings_saved_with_frame_overlap_read_as_frame_windows():
+    assert GenerationConfig.from_dict({"frame_overlap": True, "frame_window": 4}).frame_window == 4
+    assert GenerationConfig.from_dict({"frame_overlap": False, "frame_window": 4}).frame_window == WHOLE_FRAMES
+
+
 def test_frame_window_reaches_generate_and_spans_overlap_to_no_overlap(generator):
     row = generator.gpt.config.grid[2]
     kw = dict(schedule="diagonal", window=1, seed=4, top_k=8)
     overlap = generator.generate(CAPTIONS[:2], frame_window=None, **kw)  # None: the window
-    none = generator.generate(CAPTIONS[:2], frame_overlap=False, **kw)
+    whole = generator.generate(CAPTIONS[:2], frame_window=row, **kw)  # the width: whole frames in turn
     assert torch.equal(generator.generate(CAPTIONS[:2], frame_window=1, **kw).codes, overlap.codes)
-    assert torch.equal(generator.generate(CAPTIONS[:2], frame_window=row, **kw).codes, none.codes)
+    assert torch.equal(generator.generate(CAPTIONS[:2], frame_window=WHOLE_FRAMES, **kw).codes, whole.codes)
+    assert not torch.equal(whole.codes, overlap.codes)
     middle = generator.generate(CAPTIONS[:2], frame_window=2, **kw)
     streamed = list(generator.generate(CAPTIONS[:2], frame_window=2, stream=True, **kw))
     assert torch.equal(torch.stack([c.codes for c in streamed], dim=1), middle.codes)
@@ -498,3 +505,49 @@ def test_generator_errors(generator, model, tmp_path):
         VideoGenerator.from_pretrained(tmp_path / "gpt", tokenizer=Other())
     loaded = VideoGenerator.from_pretrained(tmp_path / "gpt", tokenizer=FakeTokenizer())
     assert torch.equal(loaded.generate("x", seed=0).codes, generator.generate("x", seed=0).codes)
+
+
+# ---------------------------------------------------------------- prompt changes
+@pytest.mark.parametrize("schedule", ["raster", "diagonal"])
+def test_a_prompt_change_keeps_the_codes_before_it_and_changes_those_after(generator, schedule):
+    kw = dict(schedule=schedule, window=1, frame_window=2, seed=3, top_k=8, cfg_scale=1.0)
+    plain = generator.generate(CAPTIONS[:2], **kw).codes
+    changed = generator.generate(CAPTIONS[:2], changes={5: CAPTIONS[2]}, **kw).codes  # latent frame 2 on
+    assert torch.equal(changed[:, :2], plain[:, :2])  # identical up to the change, diagonal overlap included
+    assert not torch.equal(changed[:, 2:], plain[:, 2:])
+    per_video = generator.generate(CAPTIONS[:2], changes={1: [CAPTIONS[2], CAPTIONS[3]]}, **kw).codes
+    assert torch.equal(per_video[:, :1], plain[:, :1]) and not torch.equal(per_video[:, 1:], plain[:, 1:])
+
+
+def test_a_streamed_prompt_change_equals_the_same_change_given_up_front(generator):
+    kw = dict(schedule="diagonal", window=1, seed=5, top_k=8)
+    stream = generator.generate(CAPTIONS[:2], stream=True, **kw)
+    frames = [next(stream)]
+    assert stream.change_prompt(CAPTIONS[3]) == 1  # from the next latent frame: pixel frame 1
+    frames += list(stream)
+    streamed = torch.stack([f.codes for f in frames], dim=1)
+    assert torch.equal(streamed, generator.generate(CAPTIONS[:2], changes={1: CAPTIONS[3]}, **kw).codes)
+    assert np.array_equal(np.concatenate([f.frames for f in frames], axis=1),
+                          generator.generate(CAPTIONS[:2], changes={1: CAPTIONS[3]}, **kw).videos)
+
+
+def test_prompt_changes_in_a_sliding_window_video(generator):
+    kw = dict(schedule="diagonal", window=1, seed=1, top_k=8, frames=17)  # 5 latent frames, window 3
+    with pytest.warns(UserWarning, match="sliding window"):
+        plain = generator.generate(CAPTIONS[:1], **kw).codes
+    with pytest.warns(UserWarning, match="sliding window"):
+        changed = generator.generate(CAPTIONS[:1], changes={13: CAPTIONS[1], 5: CAPTIONS[2]}, **kw).codes
+    assert changed.shape == plain.shape == (1, 5, *GRID[1:])
+    assert torch.equal(changed[:, :2], plain[:, :2]) and not torch.equal(changed[:, 2:], plain[:, 2:])
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({4: "x"}, r"changes: frame 4 does not start a latent frame; use one of \[1, 5\]"),
+    ({9: "x"}, r"frame 9 does not start a latent frame"),  # the end of the video
+    ({0: "x"}, r"frame 0 does not start a latent frame"),
+    ({"5": "x"}, r"frame '5' does not start"),
+    ({5: ["a", "b", "c"]}, r"a prompt change needs one prompt, or 2 \(one per video\)"),
+])
+def test_bad_prompt_changes_are_refused_before_any_work(generator, changes, message):
+    with pytest.raises(ValueError, match=message):
+        generator.generate(CAPTIONS[:2], changes=changes, seed=0)

@@ -51,15 +51,13 @@ def test_raster_mask_gives_the_default_causal_loss(prompt):
     assert abs(diagonal.item() - default.item()) > 1e-4  # the diagonal mask does hide something
 
 
-@pytest.mark.parametrize("window,overlap,frame_window", [(1, True, None), (2, True, None), (1, False, None),
-                                                         (1, True, 2)])
-def test_training_view_predicts_what_diagonal_decoding_predicts(prompt, window, overlap, frame_window):
+@pytest.mark.parametrize("window,frame_window", [(1, None), (2, None), (1, GRID[2]), (1, 2)])
+def test_training_view_predicts_what_diagonal_decoding_predicts(prompt, window, frame_window):
     # greedy decoding picks each code as the argmax of the engine's logits: teacher-forced on those codes,
     # the view must give the same argmax at every position, stand-in row starts included
     model = _model(prompt).double().eval()
-    module = GPTModule(model, diagonal_window=window, diagonal_frame_overlap=overlap,
-                       diagonal_frame_window=frame_window).eval()
-    schedule = diagonal_schedule(*GRID, window=window, frame_overlap=overlap, frame_window=frame_window)
+    module = GPTModule(model, diagonal_window=window, diagonal_frame_window=frame_window).eval()
+    schedule = diagonal_schedule(*GRID, window=window, frame_window=frame_window)
     prompts = model.encode_prompts([c.caption for c in split_combinations("train")[:3]])
     codes = decode(model, prompts, schedule, temperature=0)
     view = module.diagonal_view()
@@ -103,11 +101,11 @@ def test_training_view_extra_queries_sit_at_their_slot_and_see_its_visible_set()
     assert torch.equal(view.mask[:size, :size] | base[:size, :size], base[:size, :size])  # never beyond causal
 
 
-@pytest.mark.parametrize("window,overlap", [(1, True), (2, False)])
-def test_diagonal_mask_hides_codes_made_in_the_same_or_a_later_step(prompt, window, overlap):
+@pytest.mark.parametrize("window,frame_window", [(1, None), (2, GRID[2])])
+def test_diagonal_mask_hides_codes_made_in_the_same_or_a_later_step(prompt, window, frame_window):
     module = GPTModule(_model(prompt)).eval()
     n = GRID[0] * GRID[1] * GRID[2]
-    schedule = diagonal_schedule(*GRID, window=window, frame_overlap=overlap)
+    schedule = diagonal_schedule(*GRID, window=window, frame_window=frame_window)
     mask = training_mask(schedule, GRID, PROMPT_LEN)  # what each query sees (training_view adds the stand-ins)
     step = step_of(schedule, n)
     batch = GPTCollate(prompt, PROMPT_LEN)(_items(2))

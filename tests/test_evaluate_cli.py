@@ -15,10 +15,9 @@ def test_evaluate_model_writes_report_and_compares_schedules(tiny_model_dir, tmp
                                              "schedules=[raster,diagonal]", "batch_size=3",
                                              "tokenizer_clips=2"])
     results = evaluate(cfg)
-    # labelled with the model's window and overlap (the config leaves them to the model: `model`)
+    # labelled with the model's window and frame window (the config leaves them to the model: `model`)
     own = GenerationConfig()  # the tiny model's folder has no generation.json: the defaults
-    diagonal = decoding_label(dict(schedule="diagonal", window=own.window, frame_overlap=own.frame_overlap,
-                                   frame_window=own.frame_window))
+    diagonal = decoding_label(dict(schedule="diagonal", window=own.window, frame_window=own.frame_window))
     assert diagonal == "diagonal w=1 fw=4"  # the shipped defaults, labelled as tables name them
     assert set(results) == {"raster", diagonal}
     for result in results.values():
@@ -32,8 +31,7 @@ def test_evaluate_model_writes_report_and_compares_schedules(tiny_model_dir, tmp
     assert diagonal in markdown and "## Tokenizer reconstructions" in markdown
     # the report says how its videos were sampled: a figure without its temperature is not reproducible
     assert report["compare"][diagonal]["decoding"] == {
-        "schedule": "diagonal", "window": own.window, "frame_overlap": own.frame_overlap,
-        "frame_window": own.frame_window, "cfg_scale": own.cfg_scale, "temperature": own.temperature,
+        "schedule": "diagonal", "window": own.window, "frame_window": own.frame_window, "cfg_scale": own.cfg_scale, "temperature": own.temperature,
         "top_k": own.top_k, "top_p": None, "frames": None, "seed": cfg.seed,
         "dtype": "float32"}
     assert f"temperature {own.temperature}" in markdown

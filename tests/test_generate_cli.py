@@ -127,3 +127,20 @@ def test_generation_config_file_is_checked(tmp_path):
     with pytest.raises(ValueError, match="top_p=0: must lie in"):
         GenerationConfig.load(tmp_path)
     assert GenerationConfig.load(tmp_path / "none", distilled=True).cfg_scale == 1.0
+
+
+def test_prompt_changes_on_the_command_line_are_made_and_recorded(tiny_model_dir, tmp_path, monkeypatch):
+    from vidgpt.generator import VideoGenerator
+
+    calls = []
+    real = VideoGenerator.generate
+    monkeypatch.setattr(VideoGenerator, "generate", lambda self, *a, **kw: calls.append(kw) or real(self, *a, **kw))
+    change = '[{frame: 5, prompt: "a small red circle moves up quickly"}]'
+    records = generate(_cfg(model=tiny_model_dir, out_dir=tmp_path, formats="[gif]",
+                            prompt="'a large blue square moves left slowly'", changes=change, seed=2))
+    assert calls[0]["changes"] == {5: "a small red circle moves up quickly"}  # what the generator is asked
+    assert records[0]["changes"] == [{"frame": 5, "prompt": "a small red circle moves up quickly"}]
+    line = json.loads((tmp_path / "samples.jsonl").read_text().splitlines()[0])
+    assert line["changes"] == records[0]["changes"]  # and what samples.jsonl records
+    generate(_cfg(model=tiny_model_dir, out_dir=tmp_path / "plain", formats="[gif]", prompt="x", seed=2))
+    assert calls[1]["changes"] is None

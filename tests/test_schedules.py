@@ -20,7 +20,7 @@ def _positions(schedule):
 @pytest.mark.parametrize("overlap", [True, False])
 def test_diagonal_produces_every_position_once_in_the_documented_number_of_steps(grid, window, overlap):
     t, h, w = grid
-    sched = diagonal_schedule(t, h, w, window, overlap)
+    sched = diagonal_schedule(t, h, w, window, None if overlap else w)  # the window's frame window, or whole frames
     assert _positions(sched) == list(range(t * h * w))
     win = min(window, w)
     expected = (t * h - 1) * win + w if overlap else t * ((h - 1) * win + w)
@@ -32,20 +32,19 @@ def test_diagonal_produces_every_position_once_in_the_documented_number_of_steps
 @pytest.mark.parametrize("frame_window", [1, 2, 3, 4, 100])
 def test_frame_window_spans_overlap_to_no_overlap(grid, window, frame_window):
     t, h, w = grid
-    sched = diagonal_schedule(t, h, w, window, True, frame_window)
+    sched = diagonal_schedule(t, h, w, window, frame_window)
     assert _positions(sched) == list(range(t * h * w))
     win, fw = min(window, w), min(frame_window, w)
     assert len(sched) == (t - 1) * ((h - 1) * win + fw) + (h - 1) * win + w  # the docstring's count
     if fw == win:  # the previous frame's last row has as many tokens as any row waits for: plain overlap
-        assert sched == diagonal_schedule(t, h, w, window, True)
+        assert sched == diagonal_schedule(t, h, w, window)
     if fw == w:  # the previous frame's last row is complete: no overlap
-        assert sched == diagonal_schedule(t, h, w, window, False)
-    assert diagonal_schedule(t, h, w, window, False, frame_window) == diagonal_schedule(t, h, w, window, False)
+        assert sched == diagonal_schedule(t, h, w, window, w)
 
 
 def test_frame_window_starts_the_next_frame_once_the_last_row_has_that_many_tokens():
     t, h, w = 2, 3, 6
-    k = step_of(diagonal_schedule(t, h, w, 1, True, frame_window=4), t * h * w)
+    k = step_of(diagonal_schedule(t, h, w, 1, frame_window=4), t * h * w)
     last_row = [(h - 1) * w + c for c in range(w)]
     assert k[h * w] == k[last_row[3]] + 1  # frame 1 starts the step after the 4th token of frame 0's last row
     assert k[h * w] < k[last_row[-1]]  # ... before that row is done
@@ -54,20 +53,22 @@ def test_frame_window_starts_the_next_frame_once_the_last_row_has_that_many_toke
 
 def test_raster_and_full_window_diagonal_are_one_token_per_step_in_order():
     assert raster_schedule(2, 2, 3) == [[i] for i in range(12)]
-    for overlap in (True, False):
-        assert diagonal_schedule(2, 2, 3, window=3, frame_overlap=overlap) == raster_schedule(2, 2, 3)
-        assert diagonal_schedule(2, 2, 3, window=7, frame_overlap=overlap) == raster_schedule(2, 2, 3)
+    for frame_window in (None, 3, 99):  # the window (= the width), the width, wider
+        assert diagonal_schedule(2, 2, 3, window=3, frame_window=frame_window) == raster_schedule(2, 2, 3)
+        assert diagonal_schedule(2, 2, 3, window=7, frame_window=frame_window) == raster_schedule(2, 2, 3)
 
 
 def test_window_one_is_anti_diagonals_and_overlap_starts_next_frame_early():
     t, h, w = 2, 3, 4
-    k = step_of(diagonal_schedule(t, h, w, 1, frame_overlap=False), t * h * w)
+    k = step_of(diagonal_schedule(t, h, w, 1, frame_window=w), t * h * w)
     for r in range(h):
         for c in range(w):
             assert k[r * w + c] == r + c
-    # without overlap frame 1 starts after frame 0's last token; with it, right after its last row starts
+    # with a frame window of the width, frame 1 starts after frame 0's last token; with the window's (the
+    # default), right after its last row starts; any wider frame window is the width's
     assert k[h * w] == k[h * w - 1] + 1
-    k2 = step_of(diagonal_schedule(t, h, w, 1, frame_overlap=True), t * h * w)
+    assert diagonal_schedule(t, h, w, 1, frame_window=w + 5) == diagonal_schedule(t, h, w, 1, frame_window=w)
+    k2 = step_of(diagonal_schedule(t, h, w, 1), t * h * w)
     assert k2[h * w] == k2[(h - 1) * w] + 1 < k2[h * w - 1]
 
 
@@ -159,8 +160,7 @@ def _cases(draw):
         sched = [[p for p in range(n) if labels[p] == k] for k in range(n + 1)]
         sched = [s for s in sched if s]
     else:
-        sched = make_schedule(kind, t, h, w, draw(st.integers(1, 7)), draw(st.booleans()),
-                              draw(st.none() | st.integers(1, 6)))
+        sched = make_schedule(kind, t, h, w, draw(st.integers(1, 7)), draw(st.none() | st.integers(1, 6)))
     known = draw(st.integers(0, t - 1)) * h * w
     return (t, h, w), sched, draw(st.integers(1, 3)), known, draw(st.booleans())
 

@@ -19,14 +19,15 @@ import torch
 from vidgpt.decode import StaticForward, decode, make_schedule
 from vidgpt.evaluate import decoding_label
 from vidgpt.model import PromptTokenizer, VidGPT
-from vidgpt.model.generation import GenerationConfig
+from vidgpt.model.generation import WHOLE_FRAMES, GenerationConfig
 
 PROMPT = "a large blue triangle moves right slowly"
 GRIDS = ((5, 8, 8), (5, 16, 16))
 _DEFAULT = GenerationConfig()  # a model's default decoding
-# diagonal settings timed against raster: windows 1/2/4 with and without frame overlap, then the default
-DIAGONALS = tuple({"window": w, "frame_overlap": o} for o in (True, False) for w in (1, 2, 4)) + (
-    {"window": _DEFAULT.window, "frame_overlap": _DEFAULT.frame_overlap, "frame_window": _DEFAULT.frame_window},)
+# diagonal settings timed against raster: windows 1/2/4 with full frame overlap (frame window = the window)
+# and with whole frames in turn, then the default
+DIAGONALS = tuple({"window": w, "frame_window": fw} for fw in (None, WHOLE_FRAMES) for w in (1, 2, 4)) + (
+    {"window": _DEFAULT.window, "frame_window": _DEFAULT.frame_window},)
 
 
 def demo_model(grid: tuple[int, int, int], codebook_size: int = 1000) -> VidGPT:

@@ -29,18 +29,18 @@ from bench_decode import PROMPT, best_times
 from vidgpt.decode.threads import num_threads
 from vidgpt.evaluate import decoding_label
 from vidgpt.generator import VideoGenerator, gpt_dtype
-from vidgpt.model.generation import GenerationConfig
+from vidgpt.model.generation import WHOLE_FRAMES, GenerationConfig
 from vidgpt.model import PromptTokenizer, VidGPT, tokenizer_identity
 from vidtok.model import TokenizerConfig, VideoTokenizer
 
 PLAYBACK_FPS = 8
 FRAMES = 17
 SIZES = (64, 128)
-DEFAULT = {k: getattr(GenerationConfig(), k) for k in ("schedule", "window", "frame_overlap", "frame_window")}
+DEFAULT = {k: getattr(GenerationConfig(), k) for k in ("schedule", "window", "frame_window")}
 SETTINGS = tuple(dict(s, cfg_scale=GenerationConfig.cfg_scale) for s in (
-    {"schedule": "raster"}, {"schedule": "diagonal", "window": 2, "frame_overlap": True},
-    {"schedule": "diagonal", "window": 1, "frame_overlap": True},
-    {"schedule": "diagonal", "window": 1, "frame_overlap": False}, DEFAULT)) + (dict(DEFAULT, cfg_scale=1.0),)
+    {"schedule": "raster"}, {"schedule": "diagonal", "window": 2, "frame_window": None},
+    {"schedule": "diagonal", "window": 1, "frame_window": None},
+    {"schedule": "diagonal", "window": 1, "frame_window": WHOLE_FRAMES}, DEFAULT)) + (dict(DEFAULT, cfg_scale=1.0),)
 # ^ the last: vidgpt-generate's default for a guidance-distilled model (experiment=gpt_guidance_distill)
 SAMPLING = {k: getattr(GenerationConfig(), k) for k in ("top_k", "temperature")}  # a model's defaults
 

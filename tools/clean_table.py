@@ -28,6 +28,7 @@ from matplotlib.figure import Figure
 
 from vidgpt.evaluate import EVAL_SPLITS, evaluate_generator
 from vidgpt.generator import VideoGenerator
+from vidgpt.model.generation import WHOLE_FRAMES
 from vidtok.data.convert import to_tensor, to_uint8
 from vidtok.shapes.world import sample_clip, spread_indices
 from vidtok.shapes.clean_frames import FAIL_REASONS, CleanTally, judge_frames
@@ -35,7 +36,7 @@ from vidtok.shapes.report import to_jsonable
 
 SWEEPS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "decoding": [("default", {}), ("raster", {"schedule": "raster"}),
-                 ("w=1 no-overlap", {"frame_overlap": False}), ("w=1 full overlap", {"frame_window": None})],
+                 ("w=1 whole frames", {"frame_window": WHOLE_FRAMES}), ("w=1 full overlap", {"frame_window": None})],
     "guidance": [(f"cfg {s:g}", {"cfg_scale": s}) for s in (1.0, 1.5, 2.0, 3.0, 5.0)],
     "guidance-raster": [(f"raster cfg {s:g}", {"schedule": "raster", "cfg_scale": s}) for s in (1.0, 2.0, 3.0)],
     "temperature": [(f"temperature {t:g}", {"temperature": t}) for t in (0.1, 0.25, 0.4, 0.7, 1.0)],

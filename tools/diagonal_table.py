@@ -35,7 +35,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from vidgpt.decode import StaticForward, decode, make_schedule  # noqa: E402
 from vidgpt.evaluate import EVAL_SPLITS, decoding_label, evaluate_generator  # noqa: E402
 from vidgpt.generator import VideoGenerator, gpt_dtype  # noqa: E402
-from vidgpt.model.generation import GenerationConfig  # noqa: E402
+from vidgpt.model.generation import WHOLE_FRAMES, GenerationConfig  # noqa: E402
 from vidgpt.model import VidGPT  # noqa: E402
 from vidtok.shapes.report import write_json  # noqa: E402
 
@@ -46,9 +46,9 @@ DEFAULTS = GenerationConfig()  # a model's default sampling
 def settings() -> list[Setting]:
     """Raster first (the reference), then every diagonal setting, then window 1 without replacement."""
     out: list[Setting] = [{"schedule": "raster"}]
-    out += [{"schedule": "diagonal", "window": w, "frame_overlap": o} for o in (True, False) for w in (1, 2, 4)]
-    out += [{"schedule": "diagonal", "window": 1, "frame_overlap": True, "frame_window": fw} for fw in (2, 4)]
-    out.append({"schedule": "diagonal", "window": 1, "frame_overlap": True, "replace_standins": False})
+    out += [{"schedule": "diagonal", "window": w, "frame_window": fw} for fw in (None, WHOLE_FRAMES) for w in (1, 2, 4)]
+    out += [{"schedule": "diagonal", "window": 1, "frame_window": fw} for fw in (2, 4)]
+    out.append({"schedule": "diagonal", "window": 1, "frame_window": None, "replace_standins": False})
     return out
 
 
@@ -60,8 +60,7 @@ def parse_grid(text: str) -> tuple[int, int, int]:
 
 
 def schedule_of(s: Setting, grid: Sequence[int]) -> list[list[int]]:
-    return make_schedule(s["schedule"], *grid, window=s.get("window", 1), frame_overlap=s.get("frame_overlap", True),
-                         frame_window=s.get("frame_window"))
+    return make_schedule(s["schedule"], *grid, window=s.get("window", 1), frame_window=s.get("frame_window"))
 
 
 def time_settings(gpt: VidGPT, chosen: Sequence[Setting], sampling: dict, repeats: int) -> dict[str, dict]:
@@ -93,8 +92,13 @@ def accuracy(generator: VideoGenerator, s: Setting, sampling: dict, clips: int, 
              seed: int) -> dict[str, float | None]:
     """All-attributes accuracy per evaluation split for one setting (the evaluator's own seeds and prompts),
     and under "clean" the share of videos clean in every frame, over all splits."""
-    result = next(iter(evaluate_generator(generator, EVAL_SPLITS, clips, [{**s, **sampling}], batch_size, seed,
-                                          progress=False).values()))
+    options = {k: v for k, v in {**s, **sampling}.items() if k != "replace_standins"}
+    generator.replace_standins = s.get("replace_standins", True)  # an ablation: an attribute, not an option
+    try:
+        result = next(iter(evaluate_generator(generator, EVAL_SPLITS, clips, [options], batch_size, seed,
+                                              progress=False).values()))
+    finally:
+        generator.replace_standins = True
     out = {split: result["splits"].get(split, {}).get("accuracy", {}).get("all") for split in EVAL_SPLITS}
     return {**out, "clean": result["overall"]["clean"]["clean_videos"]}
 
@@ -183,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32", help="the GPTs': float32, bfloat16 or float16 (e.g. on a GPU)")
     parser.add_argument("--settings", default="",
-                        help="comma-separated subset, e.g. 'raster,w=1,w=2,w=1 no-overlap' ('' = all; raster always runs)")
+                        help="comma-separated subset, e.g. 'raster,w=1,w=2,w=1 whole frames' ('' = all; raster always runs)")
     args = parser.parse_args(argv)
     if args.clips < 1 or args.repeats < 1:
         parser.error(f"--clips and --repeats must be >= 1, got {args.clips} and {args.repeats}")

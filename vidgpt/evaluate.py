@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from vidgpt.model.generation import GenerationConfig
+from vidgpt.model.generation import WHOLE_FRAMES, GenerationConfig
 from vidtok.shapes.world import split_combinations, spread_indices
 from vidtok.eval.distribution import frechet_report, shapes_real_set
 from vidtok.shapes.evaluate import evaluate_videos
@@ -20,14 +20,14 @@ EVAL_SPLITS = ("test-iid", "test-comp-shape-colour", "test-comp-colour-direction
 
 
 def decoding_label(options: dict[str, Any]) -> str:
-    """A decoding setting's name in tables and reports: "raster", "diagonal w=1", "diagonal w=1 no-overlap",
-    "diagonal w=1 fw=4" (frame_window 4), ... (unset options take VideoGenerator.generate's defaults)."""
+    """A decoding setting's name in tables and reports: "raster", "diagonal w=1", "diagonal w=1 fw=4"
+    (frame_window 4), "diagonal w=1 whole frames" (frame_window of the grid's width or more), ..."""
     if options["schedule"] == "raster":
         return "raster"
     window, frame_window = options.get("window", 1), options.get("frame_window")
     name = f"diagonal w={window}"
-    if not options.get("frame_overlap", True):
-        name += " no-overlap"
+    if frame_window is not None and frame_window >= WHOLE_FRAMES:
+        name += " whole frames"
     elif frame_window is not None and frame_window != window:
         name += f" fw={frame_window}"
     if not options.get("replace_standins", True):

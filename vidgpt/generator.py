@@ -14,7 +14,7 @@ prompt is kept and the last t - 1 latent frames are re-prefilled as the context 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -47,6 +47,24 @@ class LatentFrame:
     index: int
     codes: torch.Tensor  # (B, h, w)
     frames: np.ndarray | None  # (B, n, H, W, 3) uint8: the pixel frames this latent frame completes
+
+
+class GenerationStream(Iterator[LatentFrame]):
+    """The latent frames of a streaming generation, each as soon as it is complete, steerable while it runs:
+    `change_prompt` takes effect from the next latent frame not yet yielded (from any thread)."""
+
+    def __init__(self, frames: Iterator[LatentFrame], change: Callable[[str | Sequence[str]], int]) -> None:
+        self._frames, self._change = frames, change
+
+    def __iter__(self) -> "GenerationStream":
+        return self
+
+    def __next__(self) -> LatentFrame:
+        return next(self._frames)
+
+    def change_prompt(self, prompt: str | Sequence[str]) -> int:
+        """Follow `prompt` (one for all videos, or one per video) from the next latent frame; returns its index."""
+        return self._change(prompt)
 
 
 def _as_batch(x: Any, ndim: int, name: str, batch: int) -> torch.Tensor:
@@ -96,6 +114,9 @@ class VideoGenerator:
         self.gpt = gpt.eval()
         self.tokenizer = tokenizer
         self.forward = StaticForward(gpt)
+        # An ablation, not a setting: False keeps a stand-in's cache entry after its real code is made
+        # (vidgpt/decode/plan.py); tools/diagonal_table.py measures what replacing them buys.
+        self.replace_standins = True
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, tokenizer: Any = None, device: str | torch.device = "cpu",
@@ -158,25 +179,29 @@ class VideoGenerator:
 
     # ------------------------------------------------------------------ generation
     def generate(self, prompts: str | Sequence[str], frames: int | None = None, schedule: str = MODEL,
-                 window: int = MODEL, frame_overlap: bool = MODEL, frame_window: int | None = MODEL,
+                 window: int = MODEL, frame_window: int | None = MODEL,
                  cfg_scale: float = MODEL, temperature: float = MODEL, top_k: int | None = MODEL,
                  top_p: float | None = MODEL, seed: int | None = None,
-                 image: Any = None, video: Any = None, stream: bool = False, replace_standins: bool = True,
-                 decode: bool = True, threads: int | None = None) -> Generation | Iterator[LatentFrame]:
+                 image: Any = None, video: Any = None, changes: Mapping[int, str | Sequence[str]] | None = None,
+                 stream: bool = False, decode: bool = True,
+                 threads: int | None = None) -> Generation | GenerationStream:
         """Generate one video per prompt. An empty prompt ("") asks for an unconditional video: the null
         prompt of classifier-free guidance (the command line refuses a blank prompt instead).
 
         frames: pixel frames (default: the trained length). image (H, W, 3) / (B, H, W, 3) uint8: the
         first frame, encoded into the first latent frame. video (N, H, W, 3) / (B, N, H, W, 3) uint8:
-        the first N frames, continued. stream: return an iterator of LatentFrame, each yielded as soon
-        as complete. decode=False skips the tokenizer decoder (codes only). threads: torch CPU threads
+        the first N frames, continued. changes: {pixel frame: prompt} (one prompt for all videos, or one
+        per video), the prompt followed from that frame on; a frame that starts a latent frame (1, 5, 9, ...
+        for a 4x temporal tokenizer). The codes before a change are those of the same call without it.
+        stream: a `GenerationStream` of LatentFrame, each yielded as soon as complete, whose
+        `change_prompt` steers the rest of the video. decode=False skips the tokenizer decoder (codes only). threads: torch CPU threads
         for the GPT steps (None: automatic, see vidgpt/decode/threads.py).
-        Sampling (schedule, window, frame_overlap, frame_window, cfg_scale, temperature, top_k, top_p; see
+        Sampling (schedule, window, frame_window, cfg_scale, temperature, top_k, top_p; see
         `GenerationConfig`): an option left out is the model's own (`self.generation`, from its folder).
         """
-        s = self.settings(schedule=schedule, window=window, frame_overlap=frame_overlap, frame_window=frame_window,
-                          cfg_scale=cfg_scale, temperature=temperature, top_k=top_k, top_p=top_p)  # checked here
-        schedule, window, frame_overlap, frame_window = s.schedule, s.window, s.frame_overlap, s.frame_window
+        s = self.settings(schedule=schedule, window=window, frame_window=frame_window, cfg_scale=cfg_scale,
+                          temperature=temperature, top_k=top_k, top_p=top_p)  # checked here
+        schedule, window, frame_window = s.schedule, s.window, s.frame_window
         cfg_scale, temperature, top_k, top_p = s.cfg_scale, s.temperature, s.top_k, s.top_p
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         if not prompts or not all(isinstance(p, str) for p in prompts):
@@ -209,18 +234,29 @@ class VideoGenerator:
         known = self._encode_given(given, size, frames, counts)
         device = self.gpt.device
         generator = None if seed is None else torch.Generator(device=device).manual_seed(int(seed))
+        latent_changes = {counts.index(f): self._prompt_ids(p, batch) for f, p in
+                          self._check_changes(changes, counts, 0 if given is None else given.shape[1]).items()}
         options = dict(
             prompt_ids=self.gpt.encode_prompts(prompts),
             null_prompt_ids=self.gpt.null_prompts(1) if cfg_scale != 1.0 else None,
             cfg_scale=cfg_scale, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator,
-            replace_standins=replace_standins, threads=threads,
+            replace_standins=self.replace_standins, threads=threads,
         )
-        schedule_for = partial(make_schedule, schedule, window=window, frame_overlap=frame_overlap,
-                               frame_window=frame_window)
+        schedule_for = partial(make_schedule, schedule, window=window, frame_window=frame_window)
         schedule_for(1, h, w)  # a bad option fails here, before any work
-        latent_iter = self._latent_frames(latents, known, schedule_for, options)
+        latent_iter = self._latent_frames(latents, known, schedule_for, options, latent_changes)
         if stream:
-            return self._stream(latent_iter, counts, decode)
+            made = [0]  # latent frames yielded so far
+
+            def change(prompt: str | Sequence[str]) -> int:
+                latent_changes[made[0]] = self._prompt_ids(prompt, batch)
+                return made[0]
+
+            def counted() -> Iterator[tuple[int, torch.Tensor]]:
+                for f, frame_codes in latent_iter:
+                    made[0] = f + 1
+                    yield f, frame_codes
+            return GenerationStream(self._stream(counted(), counts, decode), change)
         codes = torch.empty(batch, latents, h, w, dtype=torch.long, device=device)
         for f, frame_codes in latent_iter:
             codes[:, f] = frame_codes
@@ -241,10 +277,33 @@ class VideoGenerator:
         with torch.no_grad():
             return self.tokenizer.encode(x).to(self.gpt.device).long()
 
+    def _prompt_ids(self, prompt: str | Sequence[str], batch: int) -> torch.Tensor:
+        prompts = [prompt] * batch if isinstance(prompt, str) else list(prompt)
+        if len(prompts) != batch or not all(isinstance(p, str) for p in prompts):
+            raise ValueError(f"a prompt change needs one prompt, or {batch} (one per video), got {prompt!r}")
+        return self.gpt.encode_prompts(prompts)
+
+    @staticmethod
+    def _check_changes(changes: Mapping[int, Any] | None, counts: list[int], given: int) -> dict[int, Any]:
+        """{pixel frame: prompt}, each frame starting a latent frame after the given ones; ValueError naming it."""
+        starts = counts[1:-1]
+        for frame in changes or {}:
+            if isinstance(frame, bool) or not isinstance(frame, int) or frame not in starts:
+                raise ValueError(f"changes: frame {frame!r} does not start a latent frame; use one of {starts}")
+            if frame < given:
+                raise ValueError(f"changes: frame {frame} is a given frame (the first {given} are given)")
+        return dict(changes or {})
+
     def _latent_frames(self, latents: int, known: torch.Tensor | None,
-                       schedule_for: Callable[[int, int, int], Schedule], options: dict) -> Iterator[tuple[int, torch.Tensor]]:
+                       schedule_for: Callable[[int, int, int], Schedule], options: dict,
+                       changes: dict[int, torch.Tensor]) -> Iterator[tuple[int, torch.Tensor]]:
         """Yield (latent frame index, codes (B, h, w)) in order, each as soon as it is complete;
-        schedule_for(frames, h, w) gives each window's schedule."""
+        schedule_for(frames, h, w) gives each window's schedule.
+
+        Windows: the first holds up to t latent frames, then each slides by one frame. `changes` ({latent
+        frame: prompt ids}, read live: a stream adds to it while it runs) ends a window at its frame: the
+        codes made so far are prefilled again under the new prompt, and the next window makes the rest
+        (the codes of that frame already drawn, with diagonal overlap, are drawn again)."""
         t, h, w = self.gpt.config.grid
         prompt_ids = options.pop("prompt_ids")
         batch = prompt_ids.shape[0]
@@ -254,27 +313,37 @@ class VideoGenerator:
             codes[:, :t0] = known
         for f in range(min(t0, latents)):
             yield f, codes[:, f]
-        done = t0
-        # the first window, then one new latent frame per window slid by one frame
-        windows = [(0, min(latents, t))] + [(f - t + 1, f + 1) for f in range(t, latents)]
-        for lo, hi in windows:
-            if hi <= done:
-                continue  # entirely given
+        done, applied = t0, set()
+
+        def pending() -> list[int]:
+            return [k for k in list(changes) if k <= done and k not in applied]
+
+        while done < latents:
+            new = pending()
+            if new:
+                prompt_ids = changes[max(new)]
+                applied.update(new)
+            lo = max(0, done - t + 1)
+            hi = min(latents, lo + t)
             frames_in = hi - lo
             left = [h * w] * frames_in  # codes still missing per frame of this window
             for k in range(done - lo):
                 left[k] = 0
-            sched = schedule_for(frames_in, h, w)
-            steps = decode_steps(self.gpt, prompt_ids, sched, known=codes[:, lo:done], latent_frames=frames_in,
-                                 forward=self.forward, **options)
+            steps = decode_steps(self.gpt, prompt_ids, schedule_for(frames_in, h, w), known=codes[:, lo:done],
+                                 latent_frames=frames_in, forward=self.forward, **options)
             flat = codes.view(batch, -1)[:, lo * h * w: hi * h * w]  # a view: writes land in `codes`
-            for positions, new in steps:
-                flat[:, positions] = new
+            changed = False
+            for positions, new_codes in steps:
+                flat[:, positions] = new_codes
                 for p in positions:
                     left[p // (h * w)] -= 1
-                while done < hi and left[done - lo] == 0:
+                while done < hi and left[done - lo] == 0 and not changed:
                     yield done, codes[:, done].clone()
                     done += 1
+                    changed = done < latents and bool(pending())
+                if changed:
+                    steps.close()
+                    break
 
     def _stream(self, latent_iter: Iterator[tuple[int, torch.Tensor]], counts: list[int],
                 decode: bool) -> Iterator[LatentFrame]:

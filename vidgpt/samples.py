@@ -39,18 +39,18 @@ class SampleOptions:
     frames: int | None = None
     schedule: str = MODEL
     window: int = MODEL
-    frame_overlap: bool = MODEL
     frame_window: int | None = MODEL
     cfg_scale: float = MODEL
     temperature: float = MODEL
     top_k: int | None = MODEL
     top_p: float | None = MODEL
+    changes: dict[int, str] = field(default_factory=dict)  # {pixel frame: prompt followed from it on}
     extra: dict[str, Any] = field(default_factory=dict)
 
     def generate_kwargs(self) -> dict[str, Any]:
-        return dict(frames=self.frames, schedule=self.schedule, window=self.window, frame_overlap=self.frame_overlap,
-                    frame_window=self.frame_window, cfg_scale=self.cfg_scale, temperature=self.temperature,
-                    top_k=self.top_k, top_p=self.top_p)
+        return dict(frames=self.frames, schedule=self.schedule, window=self.window, frame_window=self.frame_window,
+                    cfg_scale=self.cfg_scale, temperature=self.temperature,
+                    top_k=self.top_k, top_p=self.top_p, changes=self.changes or None)
 
 
 def read_prompts_file(path: str | Path, max_chars: int = 300) -> list[str]:
@@ -141,7 +141,8 @@ def generate_samples(
     if samples < 1 or batch_size < 1:
         raise ValueError(f"samples={samples} and batch_size={batch_size} must be >= 1")
     # the model's settings where none were given: checked before any work, and recorded as numbers
-    settings = generator.settings(**{k: v for k, v in options.generate_kwargs().items() if k != "frames"})
+    sampling = {k: v for k, v in options.generate_kwargs().items() if k not in ("frames", "changes")}
+    settings = generator.settings(**sampling)
     options = dataclasses.replace(options, **settings.to_dict())
     out_dir = check_writable(out_dir)
     jobs = [(i, p, seed + i) for i in range(samples) for p in prompts]
@@ -218,5 +219,6 @@ def _write(stem: Path, fmt: str, frames: np.ndarray) -> Path:
 
 def _settings(options: SampleOptions) -> dict[str, Any]:
     d = options.generate_kwargs()
+    d["changes"] = [{"frame": f, "prompt": p} for f, p in sorted(options.changes.items())]
     d.update(options.extra)
     return d

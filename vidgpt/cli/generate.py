@@ -7,7 +7,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from vidgpt.cli.app import hydra_app
-from vidgpt.cli.options import SAMPLING, Choice, Items, Number, Text, sampling_settings
+from vidgpt.cli.options import SAMPLING, Choice, Fields, Items, Number, Text, sampling_settings
 from vidgpt.generator import DTYPES, SHIPPED_MODEL, VideoGenerator
 from vidgpt.samples import FORMATS, SampleOptions, generate_samples, load_first_frames, read_prompts_file
 
@@ -39,6 +39,7 @@ OPTIONS = {
     "max_prompt_chars": Number(int, minimum=1),
     "dtype": Choice(tuple(DTYPES)),
     "formats": Items(Choice(FORMATS)),
+    "changes": Items(Fields({"frame": Number(int, minimum=1), "prompt": Text()}), least=0),
 }
 
 
@@ -54,8 +55,11 @@ def command_prompt(prompt: object) -> str:
 def generate(cfg: DictConfig) -> list[dict]:
     if cfg.image and cfg.video:
         raise ValueError("image= and video= both given: image-to-video or continuation, not both")
+    changes = {int(c.frame): command_prompt(c.prompt) for c in cfg.changes}
+    if len(changes) < len(cfg.changes):
+        raise ValueError(f"changes: two changes at one frame ({[int(c.frame) for c in cfg.changes]})")
     options = SampleOptions(
-        frames=cfg.frames, **sampling_settings(cfg),
+        frames=cfg.frames, changes=changes, **sampling_settings(cfg),
         extra={**{k: cfg[k] for k in ("image", "video") if cfg[k]},
                **({"given_frames": cfg.given_frames} if cfg.video else {})},
     )

@@ -115,6 +115,23 @@ class Items:
 
 
 @dataclass(frozen=True)
+class Fields:
+    """A mapping with exactly the keys of ``fields``, each value passing its rule."""
+
+    fields: Mapping[str, Any]
+
+    def check(self, key: str, value: Any) -> None:
+        if not isinstance(value, (dict, DictConfig)):
+            raise _fail(key, value, f"expected {{{', '.join(f'{k}: ...' for k in self.fields)}}}")
+        missing, unknown = set(self.fields) - set(value), set(value) - set(self.fields)
+        if missing or unknown:
+            raise _fail(key, dict(value), f"expected the keys {', '.join(self.fields)}" +
+                        (f" (unknown: {', '.join(sorted(map(str, unknown)))})" if unknown else ""))
+        for name, rule in self.fields.items():
+            rule.check(f"{key}.{name}", value[name])
+
+
+@dataclass(frozen=True)
 class Duration:
     """Lightning's ``max_time``: "DD:HH:MM:SS", or null."""
 
@@ -222,7 +239,6 @@ SAMPLING = {
     "frames": Number(int, minimum=1, optional=True),
     "schedule": OrModel(Choice(("raster", "diagonal"))),
     "window": OrModel(Number(int, minimum=1)),
-    "frame_overlap": OrModel(Flag()),
     "frame_window": OrModel(Number(int, minimum=1, optional=True)),
     "cfg_scale": OrModel(Number(float, minimum=0, note="1: no guidance; model: the model's own")),
     "temperature": OrModel(Number(float, minimum=0, note="0: greedy")),

@@ -24,15 +24,13 @@ def raster_schedule(t: int, h: int, w: int) -> Schedule:
     return [[i] for i in range(t * h * w)]
 
 
-def diagonal_schedule(t: int, h: int, w: int, window: int = 1, frame_overlap: bool = True,
-                      frame_window: int | None = None) -> Schedule:
+def diagonal_schedule(t: int, h: int, w: int, window: int = 1, frame_window: int | None = None) -> Schedule:
     """Row r+1 starts once row r has `window` tokens; each row then advances one token per step.
 
-    window=1 gives anti-diagonals, window >= w gives raster order. With `frame_overlap` a frame's first
-    row starts once the previous frame's last row has `frame_window` tokens (default `window`: the rows
-    are numbered across frames as if the video were one tall image), so the next frame starts before the
-    current one ends; without it each frame starts once the previous one is complete (= frame_window w).
-    A larger frame_window lets the next frame's first rows see more of the previous frame, for a few more
+    window=1 gives anti-diagonals, window >= w gives raster order. A frame's first row starts once the
+    previous frame's last row has `frame_window` tokens: None (the default) is `window`, the rows numbered
+    across frames as if the video were one tall image; `w` or more waits for the whole previous frame. A
+    larger frame_window lets the next frame's first rows see more of the previous frame, for a few more
     steps: (t - 1) * ((h - 1) * window + frame_window) + (h - 1) * window + w (window, frame_window <= w).
     """
     _check_grid(t, h, w)
@@ -41,7 +39,7 @@ def diagonal_schedule(t: int, h: int, w: int, window: int = 1, frame_overlap: bo
     if frame_window is not None and frame_window < 1:
         raise ValueError(f"frame_window must be >= 1 (or None: the window), got {frame_window}")
     window = min(window, w)
-    lag = min(window if frame_window is None else frame_window, w) if frame_overlap else w
+    lag = min(window if frame_window is None else frame_window, w)
     frame_steps = (h - 1) * window + lag  # from a frame's first step to the next frame's
     steps: dict[int, list[int]] = {}
     for f in range(t):
@@ -52,13 +50,12 @@ def diagonal_schedule(t: int, h: int, w: int, window: int = 1, frame_overlap: bo
     return [sorted(steps[k]) for k in sorted(steps)]
 
 
-def make_schedule(name: str, t: int, h: int, w: int, window: int = 1, frame_overlap: bool = True,
-                  frame_window: int | None = None) -> Schedule:
+def make_schedule(name: str, t: int, h: int, w: int, window: int = 1, frame_window: int | None = None) -> Schedule:
     """Schedule by name: "raster" or "diagonal"."""
     if name == "raster":
         return raster_schedule(t, h, w)
     if name == "diagonal":
-        return diagonal_schedule(t, h, w, window, frame_overlap, frame_window)
+        return diagonal_schedule(t, h, w, window, frame_window)
     raise ValueError(f"unknown schedule {name!r}; choose 'raster' or 'diagonal'")
 
 

@@ -61,8 +61,9 @@ class GenerationConfig:
 
     schedule: str = "diagonal"  # raster | diagonal
     window: int = 1  # diagonal: row r+1 starts once row r has this many tokens (1: anti-diagonals)
-    frame_overlap: bool = True  # diagonal: the next frame starts before the current one is complete
-    frame_window: int | None = 4  # with overlap: once the current frame's last row has this many tokens (None: window)
+    # diagonal: a frame starts once the previous frame's last row has this many tokens (None: the window;
+    # the code grid's width or more: once the previous frame is complete)
+    frame_window: int | None = 4
     cfg_scale: float = 2.0  # classifier-free guidance; 1 = off (one pass per step instead of two)
     temperature: float = 0.4  # 0 = greedy
     top_k: int | None = 100  # None = off
@@ -80,8 +81,6 @@ class GenerationConfig:
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise bad(name, "must be an integer >= 1" + (" or None" if optional else ""))
-        if not isinstance(self.frame_overlap, bool):
-            raise bad("frame_overlap", "expected True or False")
         check_sampling(self.temperature, self.top_k, self.top_p, self.cfg_scale)
 
     def merged(self, **given: Any) -> "GenerationConfig":
@@ -93,6 +92,7 @@ class GenerationConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], source: str = GENERATION_FILE) -> "GenerationConfig":
+        d = _current(d)
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
@@ -120,3 +120,17 @@ class GenerationConfig:
         if not isinstance(d, dict):
             raise ValueError(f"{path}: expected a JSON object")
         return cls.from_dict(d, source=str(path))
+
+
+WHOLE_FRAMES = 1 << 16  # a frame window wider than any code grid: each frame waits for the previous one
+
+
+def _current(d: dict[str, Any]) -> dict[str, Any]:
+    """Settings saved before `frame_overlap` folded into `frame_window` (false meant whole frames in turn)."""
+    if "frame_overlap" not in d:
+        return d
+    d = dict(d)
+    if d.pop("frame_overlap") is False:
+        d["frame_window"] = WHOLE_FRAMES
+    return d
+

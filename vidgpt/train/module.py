@@ -8,7 +8,7 @@ Diagonal visibility (`diagonal_mask_prob` > 0): a diagonal schedule makes a code
 produced in the same step, although they precede it in raster order; a model trained only causally has never
 met that context, nor the stand-in decoding feeds the first code of a row in place of its unready predecessor.
 That share of batches is trained with `vidgpt.decode.plan.training_view` of the diagonal schedule
-(`diagonal_window`, `diagonal_frame_overlap`, `diagonal_frame_window`): exactly what each code's query sees
+(`diagonal_window`, `diagonal_frame_window`): exactly what each code's query sees
 at decoding time, stand-ins included. The rest train causally, so the model stays a raster model too.
 
 Guidance distillation (`distill_cfg_scale` = s): classifier-free guidance runs the model twice per decoding
@@ -52,7 +52,7 @@ class GPTModule(L.LightningModule):
     the state dict and the optimizer. `total_steps`: length of the cosine (default: the Trainer's
     estimated optimizer steps). `fused`: AdamW's fused kernel (default: on CUDA and CPU).
     `diagonal_mask_prob`: share of training batches that see only what diagonal decoding with
-    `diagonal_window` / `diagonal_frame_overlap` lets them see (0 = plain causal training).
+    `diagonal_window` / `diagonal_frame_window` lets them see (0 = plain causal training).
     `schedule_minutes`: run the cosine over this much training wall clock instead of `total_steps`; for
     time-budgeted recipes, where a step count guessed in advance is wrong on a busy or faster machine
     and a cosine cut short never anneals. The clock is checkpointed, so a resumed run continues it.
@@ -75,7 +75,6 @@ class GPTModule(L.LightningModule):
         fused: bool | None = None,
         diagonal_mask_prob: float = 0.0,
         diagonal_window: int = 1,
-        diagonal_frame_overlap: bool = True,
         diagonal_frame_window: int | None = None,
         schedule_minutes: float | None = None,
         distill_cfg_scale: float | None = None,
@@ -134,8 +133,7 @@ class GPTModule(L.LightningModule):
         """What decoding with the configured diagonal schedule shows each query, built once per device."""
         if self._diagonal_view is None or self._diagonal_view.mask.device != self.device:
             cfg, hp = self.model.config, self.hparams
-            schedule = diagonal_schedule(*cfg.grid, window=hp.diagonal_window, frame_overlap=hp.diagonal_frame_overlap,
-                                         frame_window=hp.diagonal_frame_window)
+            schedule = diagonal_schedule(*cfg.grid, window=hp.diagonal_window, frame_window=hp.diagonal_frame_window)
             self._diagonal_view = training_view(schedule, cfg.grid, cfg.prompt_length).to(self.device)
         return self._diagonal_view
 

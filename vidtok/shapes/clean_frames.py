@@ -134,6 +134,16 @@ def judge_frames(video: np.ndarray, caption: str | ShapesAttributes) -> dict[str
     return frame_failures(read_frame_objects(video), target)
 
 
+def judge_switch_frames(video: np.ndarray, first: str | ShapesAttributes, then: str | ShapesAttributes,
+                        switch: int) -> dict[str, np.ndarray]:
+    """A clip whose caption changes at frame ``switch``, judged as two clips (shapes.md, "Prompt changes
+    mid-video"): frames 0 .. switch-1 against ``first``, frames switch .. T-1 against ``then``."""
+    if not 1 <= switch < len(video):
+        raise ValueError(f"switch={switch}: must split the {len(video)}-frame video in two")
+    a, b = judge_frames(video[:switch], first), judge_frames(video[switch:], then)
+    return {k: np.concatenate([a[k], b[k]]) for k in a}
+
+
 def is_clean(video: np.ndarray, caption: str | ShapesAttributes) -> bool:
     """True when every frame of the video is clean against its caption."""
     return bool(judge_frames(video, caption)["clean"].all())

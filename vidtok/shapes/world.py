@@ -208,8 +208,27 @@ def render_clip(
 ) -> np.ndarray:
     """Render one clip: uint8 (frames, size, size, 3), black background, start centre (x, y)."""
     _check_canvas(frames, size)
+    return _draw(attrs, centre_track(attrs, centre, frames, size), size)
+
+
+def render_switch_clip(
+    first: ShapesAttributes, then: ShapesAttributes, switch: int, centre: tuple[int, int], frames: int = 17,
+    size: int = 64,
+) -> np.ndarray:
+    """A clip whose caption changes at frame ``switch`` (shapes.md, "Prompt changes mid-video"): frames
+    0 .. switch-1 are ``first``'s clip; from ``switch`` on the object moves on with ``then``'s velocity from
+    where it was, drawn with ``then``'s shape, size and colour (it does not jump)."""
+    _check_canvas(frames, size)
+    if not 1 <= switch < frames:
+        raise ValueError(f"switch={switch}: the caption must change inside the clip (1 .. {frames - 1})")
+    before = centre_track(first, centre, switch, size)
+    after = centre_track(then, tuple(before[-1]), frames - switch + 1, size)[1:]
+    return np.concatenate([_draw(first, before, size), _draw(then, after, size)])
+
+
+def _draw(attrs: ShapesAttributes, track: np.ndarray, size: int) -> np.ndarray:
+    """The object of ``attrs`` at each centre (x, y) of ``track``: uint8 (len(track), size, size, 3)."""
     tiled = _tiled_colour_stamp(attrs.shape, radius_px(attrs.size, size), size, attrs.colour)
-    track = centre_track(attrs, centre, frames, size)
     # rolling the stamp by (cy - S//2, cx - S//2) is the window of the 2x2 tiling starting here
     top = ((size // 2 - track[:, 1]) % size).tolist()
     left = ((size // 2 - track[:, 0]) % size).tolist()
