@@ -307,3 +307,55 @@ def test_snapshots_keep_every_periodic_export_with_its_step(tmp_path, tokenizer_
         assert torch.equal(p, last.state_dict()[name]), name
     first = VidGPT.from_pretrained(snaps[0])
     assert any(not torch.equal(p, first.state_dict()[n]) for n, p in model.state_dict().items())
+
+
+# ---------------------------------------------------------------- prompt-change clips
+def test_switch_clips_change_caption_at_a_latent_frame_start_and_are_deterministic():
+    from vidtok.data.convert import to_tensor
+    from vidtok.shapes.world import ShapesAttributes, render_switch_clip, sample_clip
+
+    ds = ShapesDataset("train", length=200, frames=17, size=32, switch_share=0.5)
+    items = [ds[i] for i in range(200)]
+    switched = [it for it in items if it["switch"]]
+    assert 70 < len(switched) < 130  # about the share asked for
+    assert {it["switch"] for it in switched} == {1, 5, 9, 13}
+    for it in switched[:5]:
+        _, first, centre = sample_clip("train", it["index"], 17, 32)
+        assert it["caption_before"] == first.caption
+        want = render_switch_clip(first, ShapesAttributes.from_caption(it["caption"]), it["switch"], centre, 17, 32)
+        assert torch.equal(it["video"], to_tensor(want))
+    plain = [it for it in items if not it["switch"]]
+    assert all(it["caption"] == it["caption_before"] for it in plain)
+    assert torch.equal(ds[7]["video"], ds[7]["video"]) and ds[7]["caption"] == ds[7]["caption"]
+    assert "switch" not in ShapesDataset("train", length=2, frames=17, size=32)[0]  # plain datasets as before
+    with pytest.raises(ValueError, match="switch_share"):
+        ShapesDataset("train", switch_share=1.5)
+
+
+def test_the_loss_of_a_switch_clip_counts_from_its_change_on(prompt, tokenizer):
+    model = tiny_model(prompt)
+    module = GPTModule(model, tokenizer)
+    ds = ShapesDataset("train", length=40, frames=FRAMES, size=SIZE, switch_share=1.0)
+    items = [ds[i] for i in range(4)]
+    b = GPTCollate(prompt, 12)(items)
+    assert b["switch"].tolist() == [1] * 4  # 5 frames: the only latent-frame start after frame 0
+    codes = module.batch_codes(b)
+    counted = module.counted_codes(b, codes)
+    per_frame = GRID[1] * GRID[2]
+    assert counted.shape == (4, GRID[0] * per_frame)
+    assert not counted[:, :per_frame].any() and counted[:, per_frame:].all()
+    loss, _ = module.loss_and_accuracy(b["prompt_ids"], codes, counted=counted)
+    logits = model(b["prompt_ids"], codes)
+    targets = model.flat_codes(codes)
+    want = F.cross_entropy(logits[:, per_frame:].flatten(0, 1), targets[:, per_frame:].flatten())
+    assert loss.item() == pytest.approx(want.item(), rel=1e-5)
+    plain = GPTCollate(prompt, 12)([dict(it, switch=0) for it in items])
+    assert module.counted_codes(plain, codes) is None  # no change in the batch: every code counts
+
+
+def test_train_gpt_runs_on_switch_clips(tmp_path, tokenizer_dir):
+    trainer = L.Trainer(fast_dev_run=True, **QUIET)
+    switch = ShapesDataset("train", length=8, frames=FRAMES, size=SIZE, switch_share=1.0)
+    train_gpt(tokenizer_dir, switch, tmp_path, val_data=ShapesDataset("val", 4, FRAMES, SIZE), preset="tiny",
+              batch_size=4, trainer=trainer)
+    assert math.isfinite(float(trainer.callback_metrics["train/loss"]))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import sys
 import time
 from pathlib import Path
 
@@ -39,14 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("topics", nargs="*", help="bench topics to run (default: all), e.g. data shapes decode")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(HERE))
     found = sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
     unknown = set(args.topics) - set(found)
     if unknown:
         parser.error(f"unknown bench topic(s) {sorted(unknown)}; available: {found}")
     for topic in args.topics or found:
         start = time.perf_counter()
-        rows = importlib.import_module(f"bench_{topic}").run()
+        rows = importlib.import_module(f"tools.bench_{topic}").run()
         print(f"\n## {topic}  ({time.perf_counter() - start:.0f} s)\n{format_table(rows)}", flush=True)
     return 0
 

@@ -50,10 +50,6 @@ def run() -> list[dict]:
 
 
 if __name__ == "__main__":
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench import format_table
+    from tools.bench import format_table
 
     print(format_table(run()))

@@ -25,13 +25,14 @@ from collections.abc import Callable
 
 import torch
 
-from bench_decode import PROMPT, best_times
 from vidgpt.decode.threads import num_threads
 from vidgpt.evaluate import decoding_label
 from vidgpt.generator import VideoGenerator, gpt_dtype
 from vidgpt.model.generation import WHOLE_FRAMES, GenerationConfig
 from vidgpt.model import PromptTokenizer, VidGPT, tokenizer_identity
 from vidtok.model import TokenizerConfig, VideoTokenizer
+
+from tools.bench_decode import PROMPT, best_times
 
 PLAYBACK_FPS = 8
 FRAMES = 17
@@ -125,7 +126,7 @@ def run(repeats: int = 2, threads: tuple[int | None, ...] = (1, None), sizes: tu
 if __name__ == "__main__":
     import argparse
 
-    from bench import format_table
+    from tools.bench import format_table
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2)

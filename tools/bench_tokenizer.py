@@ -106,7 +106,6 @@ if __name__ == "__main__":
     parser.add_argument("--tokenizer", help="a save_pretrained directory (default: untrained default config)")
     args = parser.parse_args()
     tok = VideoTokenizer.from_pretrained(args.tokenizer) if args.tokenizer else None
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-    from bench import format_table
+    from tools.bench import format_table
 
     print(format_table(run(tok)))

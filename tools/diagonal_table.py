@@ -17,27 +17,23 @@ no model has. Writes table.md, table.json and accuracy_vs_speedup.png into `--ou
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
+from matplotlib.figure import Figure
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+from vidgpt.decode import StaticForward, decode, make_schedule
+from vidgpt.evaluate import EVAL_SPLITS, decoding_label, evaluate_generator
+from vidgpt.generator import VideoGenerator, gpt_dtype
+from vidgpt.model.generation import WHOLE_FRAMES, GenerationConfig
+from vidgpt.model import VidGPT
+from vidtok.shapes.report import write_json
 
-from bench import format_table  # noqa: E402
-from bench_decode import PROMPT, best_times, demo_model  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from vidgpt.decode import StaticForward, decode, make_schedule  # noqa: E402
-from vidgpt.evaluate import EVAL_SPLITS, decoding_label, evaluate_generator  # noqa: E402
-from vidgpt.generator import VideoGenerator, gpt_dtype  # noqa: E402
-from vidgpt.model.generation import WHOLE_FRAMES, GenerationConfig  # noqa: E402
-from vidgpt.model import VidGPT  # noqa: E402
-from vidtok.shapes.report import write_json  # noqa: E402
+from tools.bench import format_table
+from tools.bench_decode import PROMPT, best_times, demo_model
 
 Setting = dict[str, Any]  # VideoGenerator.generate's schedule options
 DEFAULTS = GenerationConfig()  # a model's default sampling

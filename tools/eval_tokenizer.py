@@ -14,7 +14,6 @@ Codebook usage is the fraction of codes used at least once over all clips of all
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -44,8 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = evaluate_dataset(tok, held_out)
     else:
         rows = evaluate_tokenizer(tok, args.clips, tuple(args.splits), args.frames)
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench import format_table
+    from tools.bench import format_table
 
     print(format_table(rows))
     if args.lavfi:

@@ -13,22 +13,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+from vidgpt.evaluate import EVAL_SPLITS, evaluate_generator
+from vidgpt.generator import MODEL_GPT, MODEL_TOKENIZER, VideoGenerator
+from vidgpt.train.export import SNAPSHOT_FILE
+from vidgpt.train.fit import SNAPSHOT_DIR
+from vidtok.model import VideoTokenizer
 
-from bench import format_table  # noqa: E402
-
-from vidgpt.evaluate import EVAL_SPLITS, evaluate_generator  # noqa: E402
-from vidgpt.generator import MODEL_GPT, MODEL_TOKENIZER, VideoGenerator  # noqa: E402
-from vidgpt.train.export import SNAPSHOT_FILE  # noqa: E402
-from vidgpt.train.fit import SNAPSHOT_DIR  # noqa: E402
-from vidtok.model import VideoTokenizer  # noqa: E402
+from tools.bench import format_table
 
 
 def snapshots(run: Path) -> list[tuple[Path, dict]]:

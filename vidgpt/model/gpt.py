@@ -164,28 +164,34 @@ class VidGPT(nn.Module):
 
     def loss(self, prompt_ids: torch.Tensor, codes: torch.Tensor, context_noise: float = 0.0,
              attention_mask: torch.Tensor | None = None, generator: torch.Generator | None = None,
-             view: TrainingView | None = None,
-             teacher: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+             view: TrainingView | None = None, teacher: Callable[[torch.Tensor], torch.Tensor] | None = None,
+             counted: torch.Tensor | None = None) -> torch.Tensor:
         """Mean next-token cross-entropy over the video tokens (see `loss_and_logits`)."""
-        return self.loss_and_logits(prompt_ids, codes, context_noise, attention_mask, generator, view, teacher)[0]
+        return self.loss_and_logits(prompt_ids, codes, context_noise, attention_mask, generator, view, teacher,
+                                    counted)[0]
 
     def loss_and_logits(self, prompt_ids: torch.Tensor, codes: torch.Tensor, context_noise: float = 0.0,
                         attention_mask: torch.Tensor | None = None, generator: torch.Generator | None = None,
                         view: TrainingView | None = None,
                         teacher: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                        ) -> tuple[torch.Tensor, torch.Tensor]:
+                        counted: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The training objective of every recipe, and the logits (B, n, K) it was computed from.
 
         `context_noise`: fraction of input codes replaced by random codes; targets stay clean.
         `attention_mask` / `view`: what each query sees (see `forward`).
         `teacher`: maps the (noisy) input codes (B, n) to target distributions (B, n, K), e.g. a guided
         teacher's (distillation); by default the targets are the true codes.
+        `counted`: bool (B, n), the codes whose loss counts (e.g. those after a prompt change); default all.
         """
         codes = self.flat_codes(codes)
         inputs = corrupt_codes(codes, context_noise, self.config.codebook_size, generator)
         logits = self(prompt_ids, inputs, attention_mask, view)  # logit j sees inputs < j at most: no target leaks in
         target = codes.reshape(-1) if teacher is None else teacher(inputs).flatten(0, 1)
-        return F.cross_entropy(logits.flatten(0, 1).float(), target), logits
+        if counted is None:
+            return F.cross_entropy(logits.flatten(0, 1).float(), target), logits
+        losses = F.cross_entropy(logits.flatten(0, 1).float(), target, reduction="none")
+        weights = counted.reshape(-1).to(losses.dtype)
+        return (losses * weights).sum() / weights.sum().clamp_min(1), logits
 
     # ---------------------------------------------------------------- checkpoints
     def check_tokenizer(self, tokenizer: Any) -> None:

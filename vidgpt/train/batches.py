@@ -33,6 +33,8 @@ class GPTCollate:
             batch["video"] = torch.stack([it["video"] for it in items])
         else:
             raise ValueError(f"GPTCollate: items need 'codes' or 'video', got keys {sorted(items[0])}")
+        if "switch" in items[0]:  # a prompt-change clip: the loss counts from its change (0: all of it)
+            batch["switch"] = torch.tensor([int(it["switch"]) for it in items])
         return batch
 
 

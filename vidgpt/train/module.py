@@ -139,12 +139,13 @@ class GPTModule(L.LightningModule):
 
     def loss_and_accuracy(
         self, prompt_ids: torch.Tensor, codes: torch.Tensor, context_noise: float = 0.0,
-        view: TrainingView | None = None, distill: bool = False,
+        view: TrainingView | None = None, distill: bool = False, counted: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Cross-entropy and top-1 accuracy of the next code, with `context_noise` on the inputs only.
         `view`: what each query sees (None = causal), e.g. `diagonal_view()`. `distill`: the cross-entropy
         against the teacher's guided distribution at `distill_cfg_scale` (same inputs, same view) instead of
-        the true codes; the accuracy stays against the true codes."""
+        the true codes; the accuracy stays against the true codes. `counted`: bool (B, n), the codes that
+        count (`counted_codes`; default all)."""
         if distill and self.teacher is None:
             raise ValueError("distillation needs distill_cfg_scale")
 
@@ -156,9 +157,24 @@ class GPTModule(L.LightningModule):
                 return guide(both[:b].float(), both[b:].float(), self.hparams.distill_cfg_scale).softmax(-1)
 
         loss, logits = self.model.loss_and_logits(prompt_ids, codes, context_noise, view=view,
-                                                  teacher=guided if distill else None)
-        accuracy = (logits.detach().argmax(-1) == self.model.flat_codes(codes)).float().mean()
+                                                  teacher=guided if distill else None, counted=counted)
+        hits = (logits.detach().argmax(-1) == self.model.flat_codes(codes)).float()
+        accuracy = hits.mean() if counted is None else hits[counted].mean()
         return loss, accuracy
+
+    def counted_codes(self, batch: dict, codes: torch.Tensor) -> torch.Tensor | None:
+        """bool (B, n): for a batch with prompt changes ("switch": the pixel frame each clip's caption changes
+        at, 0 for none) the codes from the change's latent frame on, else None (all count)."""
+        if "switch" not in batch or not bool((batch["switch"] > 0).any()):
+            return None
+        if self.tokenizer is None:
+            raise ValueError("prompt-change clips need on-the-fly training (GPTModule with a tokenizer)")
+        b, t, h, w = codes.shape
+        size = batch["video"].shape[-2:]
+        first = torch.tensor([int(self.tokenizer.latent_shape(int(s), *size)[0]) if s > 0 else 0
+                              for s in batch["switch"].tolist()], device=codes.device)
+        frame = torch.arange(t * h * w, device=codes.device) // (h * w)
+        return frame[None, :] >= first[:, None]
 
     def train(self, mode: bool = True) -> "GPTModule":
         super().train(mode)
@@ -172,7 +188,8 @@ class GPTModule(L.LightningModule):
         diagonal = self.hparams.diagonal_mask_prob > 0 and bool(torch.rand(()) < self.hparams.diagonal_mask_prob)
         loss, accuracy = self.loss_and_accuracy(prompt_ids, codes, self.hparams.context_noise,
                                                 self.diagonal_view() if diagonal else None,
-                                                distill=self.teacher is not None)
+                                                distill=self.teacher is not None,
+                                                counted=self.counted_codes(batch, codes))
         check_finite_loss(loss.detach(), "training loss", self.global_step, self.trainer.strategy,
                           f" (epoch {self.current_epoch}, batch {batch_idx})")
         b = codes.shape[0]

@@ -275,14 +275,27 @@ def spread_indices(split: str, count: int) -> list[int]:
 
 
 class ShapesDataset(Dataset):
-    """Shapes clips as network inputs: {"video": float (3, T, H, W) in [-1, 1], "caption", "index"}."""
+    """Shapes clips as network inputs: {"video": float (3, T, H, W) in [-1, 1], "caption", "index"}.
 
-    def __init__(self, split: str = "train", length: int = 10000, frames: int = 17, size: int = 64) -> None:
+    `switch_share` > 0: that share of the clips (the same ones for a given index) are switch clips
+    (`render_switch_clip`) whose caption changes at a latent-frame start (1 + `temporal_factor` k):
+    their "caption" is the one from the change on, "caption_before" the one before it, and "switch" the
+    frame of the change (0 for a plain clip, whose caption holds throughout). Both captions come from the
+    split. What the GPT learns from them: given the codes so far under the new prompt, follow it.
+    """
+
+    def __init__(self, split: str = "train", length: int = 10000, frames: int = 17, size: int = 64,
+                 switch_share: float = 0.0, temporal_factor: int = 4) -> None:
         split_seed(split, 0)  # validates the split name
         _check_canvas(frames, size)
         if not isinstance(length, (int, np.integer)) or length < 1:
             raise ValueError(f"ShapesDataset length must be a positive integer, got {length!r}")
+        if not (isinstance(switch_share, (int, float)) and 0.0 <= switch_share <= 1.0):
+            raise ValueError(f"ShapesDataset switch_share must lie in [0, 1], got {switch_share!r}")
+        if switch_share and frames < 2:
+            raise ValueError(f"switch clips need at least 2 frames (two latent frames), got {frames}")
         self.split, self.length, self.frames, self.size = split, int(length), int(frames), int(size)
+        self.switch_share, self.temporal_factor = float(switch_share), int(temporal_factor)
 
     def __len__(self) -> int:
         return self.length
@@ -290,5 +303,17 @@ class ShapesDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor | str | int]:
         if not 0 <= index < self.length:
             raise IndexError(f"ShapesDataset index {index} out of range for length {self.length}")
-        video, attrs, _ = sample_clip(self.split, int(index), self.frames, self.size)
-        return {"video": to_tensor(video), "caption": attrs.caption, "index": int(index)}
+        video, attrs, centre = sample_clip(self.split, int(index), self.frames, self.size)
+        if not self.switch_share:
+            return {"video": to_tensor(video), "caption": attrs.caption, "index": int(index)}
+        item = {"video": to_tensor(video), "caption": attrs.caption, "caption_before": attrs.caption,
+                "switch": 0, "index": int(index)}
+        rng = np.random.default_rng([split_seed(self.split, int(index)), 1])  # apart from sample_clip's draws
+        if rng.random() < self.switch_share:
+            combos = _combinations(self.split)
+            then = combos[int(rng.integers(len(combos)))]
+            starts = (self.frames - 2) // self.temporal_factor + 1  # latent frames after the first: 1, 5, 9, ...
+            switch = 1 + self.temporal_factor * int(rng.integers(starts))
+            video = render_switch_clip(attrs, then, switch, centre, self.frames, self.size)
+            item.update(video=to_tensor(video), caption=then.caption, switch=switch)
+        return item
