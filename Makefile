@@ -30,7 +30,7 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 
 bench: $(STAMP)
-	$(PY) tools/bench.py
+	$(PY) -m tools.bench
 
 # Both stages from scratch on Shapes in about 30 minutes on 2 cores, then a few samples.
 # Lower quality than a full recipe run (experiment=tokenizer_shapes / gpt_shapes).
@@ -48,7 +48,7 @@ shipped-model: $(STAMP)
 	$(VENV)/bin/vidgpt-train experiment=gpt_shapes
 	$(VENV)/bin/vidgpt-train experiment=gpt_diagonal_finetune init_from=runs/gpt-shapes hydra.run.dir=runs/gpt-shapes-diagonal
 	$(VENV)/bin/vidgpt-evaluate model=runs/gpt-shapes-diagonal schedules=[raster,diagonal] out_dir=runs/gpt-shapes-diagonal/eval
-	$(PY) tools/ship_model.py --run runs/gpt-shapes-diagonal --eval runs/gpt-shapes-diagonal/eval/report.json
+	$(PY) -m tools.ship_model --run runs/gpt-shapes-diagonal --eval runs/gpt-shapes-diagonal/eval/report.json
 
 clean:
 	rm -rf $(VENV) outputs multirun

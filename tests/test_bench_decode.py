@@ -1,19 +1,13 @@
 """tools/bench_decode.py's matmul ceiling: the rows it times are those the two schedules feed."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-TOOLS = Path(__file__).resolve().parents[1] / "tools"
+from tools import bench_decode
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_decode", TOOLS / "bench_decode.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return bench_decode
 
 
 def test_ceiling_times_a_raster_step_against_a_mean_diagonal_step(bench):

@@ -1,24 +1,13 @@
 """tools/bench_stream.py: the stall-free playback buffer, and rows for every setting on a small clip."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-TOOLS = Path(__file__).resolve().parents[1] / "tools"
+from tools import bench_stream
 
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(TOOLS))  # bench_stream imports its sibling bench_decode, as tools/bench.py runs it
-    try:
-        spec = importlib.util.spec_from_file_location("bench_stream", TOOLS / "bench_stream.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(TOOLS))
-    return module
+    return bench_stream
 
 
 def test_buffer_is_the_worst_lag_behind_playback(bench):

@@ -1,20 +1,15 @@
 """tools/clean_table.py on the tiny random model: tokenizer and generation rows, files written, bad input named."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "clean_table.py"
+from tools import clean_table
 
 
 @pytest.fixture(scope="module")
 def tool():
-    spec = importlib.util.spec_from_file_location("clean_table", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return clean_table
 
 
 def test_rows_for_the_tokenizer_and_each_setting(tool, tiny_model_dir, tmp_path):

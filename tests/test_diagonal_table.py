@@ -1,20 +1,15 @@
 """tools/diagonal_table.py on the tiny random model: every setting gets a row, and the files are written."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-TOOL = Path(__file__).resolve().parents[1] / "tools" / "diagonal_table.py"
+from tools import diagonal_table
 
 
 @pytest.fixture(scope="module")
 def tool():
-    spec = importlib.util.spec_from_file_location("diagonal_table", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return diagonal_table
 
 
 def test_table_covers_every_setting_on_both_grids(tool, tiny_model_dir, tmp_path):

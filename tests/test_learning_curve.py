@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-
-import learning_curve  # noqa: E402
+from tools import learning_curve
 
 
 def test_learning_curve_scores_every_snapshot(tmp_path, tiny_model_dir, capsys):

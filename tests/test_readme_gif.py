@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-
-from readme_gif import grid  # noqa: E402
+from tools.readme_gif import grid
 
 
 def test_grid_places_each_video_in_its_cell():

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-
-import replace_decoder  # noqa: E402
-
-from vidgpt.generator import VideoGenerator  # noqa: E402
-from vidtok.model.fingerprint import _weights_hash, tokenizer_fingerprint  # noqa: E402
-from vidtok.model import VideoTokenizer  # noqa: E402
+from tools import replace_decoder
+from vidgpt.generator import VideoGenerator
+from vidtok.model.fingerprint import _weights_hash, tokenizer_fingerprint
+from vidtok.model import VideoTokenizer
 
 
 def _tweaked(model: Path, out: Path, part: str) -> VideoTokenizer:

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-
-import ship_model  # noqa: E402
-
-from vidgpt.generator import VideoGenerator  # noqa: E402
+from tools import ship_model
+from vidgpt.generator import VideoGenerator
 
 
 def test_ship_copies_what_generation_needs_and_writes_a_card(tmp_path, tiny_model_dir):

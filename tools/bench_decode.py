@@ -4,7 +4,7 @@ with the matmul ceiling that bounds a diagonal speedup on a CPU (`ceiling_rows`)
 CPU demo-size VidGPT (~6M parameters, codebook 1000) with random weights (speed does not depend on
 training), batch 1, top-k 100 sampling. Every figure of one table comes from the same process, and
 the repeats of all methods are interleaved (best of `repeats` per method), so the ratios hold on a
-shared, noisy machine. `run()` returns rows for tools/bench.py; `python tools/bench_decode.py
+shared, noisy machine. `run()` returns rows for tools/bench.py; `python -m tools.bench_decode
 [--quick] [--threads-table]` prints them.
 """
 

@@ -15,7 +15,7 @@ two; the method name ends in "distilled"). Per setting:
 Each setting runs on one core (`threads` 1: torch limited to one thread) and on all of them (`threads`
 "auto": the GPT steps choose their thread count by timing, vidgpt/decode/threads.py, and the tokenizer
 decoder uses torch's default). Runs are interleaved, best of `repeats` (tools/bench_decode.py's
-best_times). `python tools/bench_stream.py`.
+best_times). `python -m tools.bench_stream`.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 memory of coding a 257-frame video in chunks (CPU: maxrss growth of a fresh subprocess; GPU:
 torch.cuda.max_memory_allocated).
 
-Usage: `python tools/bench_tokenizer.py [--tokenizer DIR]` (default: an untrained default-config model).
+Usage: `python -m tools.bench_tokenizer [--tokenizer DIR]` (default: an untrained default-config model).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ Each row gives clean videos ± one standard error, clean frames (per-frame all-a
 video-level all-attributes accuracy, and failed frames by reason; table.md and table.json go to `--out`,
 with a plot of failing frames against frame index per row.
 
-    python tools/clean_table.py --model vidgpt/pretrained/shapes --per-split 128 --sweep decoding guidance
+    python -m tools.clean_table --model vidgpt/pretrained/shapes --per-split 128 --sweep decoding guidance
 """
 
 from __future__ import annotations

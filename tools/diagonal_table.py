@@ -10,8 +10,8 @@ them) this measures, on each `--model`:
 Random-weight demo models on `--speed-grids` (default 5x16x16) add speed rows (accuracy n/a) for grids
 no model has. Writes table.md, table.json and accuracy_vs_speedup.png into `--out`.
 
-    python tools/diagonal_table.py --model runs/gpt-shapes --clips 48 --out outputs/diagonal
-    python tools/diagonal_table.py --model runs/gpt-causal --model runs/gpt-diagonal-ft  # the gap fine-tuning closes
+    python -m tools.diagonal_table --model runs/gpt-shapes --clips 48 --out outputs/diagonal
+    python -m tools.diagonal_table --model runs/gpt-causal --model runs/gpt-diagonal-ft  # the gap fine-tuning closes
 """
 
 from __future__ import annotations

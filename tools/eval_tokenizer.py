@@ -2,7 +2,7 @@
 the reconstructions are clean in every frame (clean_frames.is_clean) and how often the Shapes attributes
 read back from them (vidtok.shapes.reader.judge(...)["all"]).
 
-Usage: `python tools/eval_tokenizer.py --tokenizer runs/tokenizer-shapes/tokenizer --clips 256`
+Usage: `python -m tools.eval_tokenizer --tokenizer runs/tokenizer-shapes/tokenizer --clips 256`
 
 `--lavfi`: score held-out clips of ffmpeg's test sources instead (other option draws than training's
 `conf/data/lavfi.yaml`: seed 1), one row per source; `--clips` is then the total.

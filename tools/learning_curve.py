@@ -6,7 +6,7 @@ with its `snapshot.json`), plus the final `<run>/gpt/`, and scores each with the
 the same prompts and seeds for every snapshot). Writes
 learning_curve.md, learning_curve.json and learning_curve.png into `--out` (default `<run>/learning_curve`).
 
-    python tools/learning_curve.py --run runs/gpt-shapes --clips 48
+    python -m tools.learning_curve --run runs/gpt-shapes --clips 48
 """
 
 from __future__ import annotations

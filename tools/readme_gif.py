@@ -1,6 +1,6 @@
 """The README's GIF: a grid of videos the shipped model generates, one per prompt, 2x upscaled.
 
-    python tools/readme_gif.py --out docs/samples.gif
+    python -m tools.readme_gif --out docs/samples.gif
 
 Prompts are listed row by row in `docs/samples.md` next to the GIF (the model's own words, no labels
 drawn on the pixels). Decoding: the model's own settings (its `gpt/generation.json`), as `vidgpt-generate` uses them.

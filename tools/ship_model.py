@@ -5,7 +5,7 @@ clone. The shipped folder is what stage 2 writes (`gpt/` + `tokenizer/`), checke
 and to fit the size budget; `MODEL_CARD.md` records how it was made and, given `--eval`, its figures
 (the JSON report `vidgpt-evaluate` writes).
 
-    python tools/ship_model.py --run runs/gpt-shapes-diagonal --eval runs/gpt-shapes-diagonal/eval/report.json
+    python -m tools.ship_model --run runs/gpt-shapes-diagonal --eval runs/gpt-shapes-diagonal/eval/report.json
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ Made on 2 CPU cores with the default recipes, seed 0:
     vidgpt-train experiment=gpt_shapes           # stage 2: 2 hours
     vidgpt-train experiment=gpt_diagonal_finetune init_from=runs/gpt-shapes hydra.run.dir=runs/gpt-shapes-diagonal  # 115 minutes
     vidgpt-evaluate model=runs/gpt-shapes-diagonal schedules=[raster,diagonal] out_dir=runs/gpt-shapes-diagonal/eval
-    python tools/ship_model.py --run runs/gpt-shapes-diagonal --eval runs/gpt-shapes-diagonal/eval/report.json
+    python -m tools.ship_model --run runs/gpt-shapes-diagonal --eval runs/gpt-shapes-diagonal/eval/report.json
 
 (`make shipped-model` runs these.) Wall-clock budgets make a rerun close to, not bit-equal with, this one.
 """
