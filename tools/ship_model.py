@@ -76,11 +76,30 @@ def figures(report: dict) -> str:
     return "\n".join(head + body)
 
 
+def check_report(report: dict, generation: dict) -> None:
+    """The card's figures must be of the settings the model ships with: every decoding of the report sampled
+    with the model's guidance, temperature, top-k and top-p, and one of them with its own schedule."""
+    results = report.get("compare") or {report.get("label", "evaluated"): report}
+    for label, result in results.items():
+        decoding = result.get("decoding", {})
+        differ = {k: decoding.get(k) for k in ("cfg_scale", "temperature", "top_k", "top_p")
+                  if decoding.get(k) != generation[k]}
+        if differ:
+            raise ValueError(f"the report's {label!r} was sampled with {differ}, the model's settings are "
+                             f"{ {k: generation[k] for k in differ} }: evaluate the model with its own settings")
+    own = ("schedule", "window", "frame_window") if generation["schedule"] == "diagonal" else ("schedule",)
+    if not any(all(r.get("decoding", {}).get(k) == generation[k] for k in own) for r in results.values()):
+        raise ValueError(f"the report has no decoding with the model's own {', '.join(own)} "
+                         f"({', '.join(f'{k} {generation[k]}' for k in own)})")
+
+
 def ship(run: Path, out: Path = SHIPPED_MODEL, report: dict | None = None, note: str = "") -> Path:
     for sub in KEEP:
         if not (run / sub).is_dir():
             raise FileNotFoundError(f"{run} has no {sub}/ folder: not a model folder (stage 2 writes gpt/ + tokenizer/)")
     generation = VideoGenerator.from_pretrained(run).generation  # the pair must load and match before it is shipped
+    if report is not None:
+        check_report(report, generation.to_dict())
     with atomic_folder(out, marker=MODEL_GPT, durable=True) as tmp:
         for sub, names in KEEP.items():
             (tmp / sub).mkdir(parents=True)
