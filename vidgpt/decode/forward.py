@@ -18,7 +18,7 @@ Per layer this runs 4 matmuls and ~10 small ops, all on buffers made once per ca
   call instead of once per layer inside SDPA.
 The fused copies (one more copy of the weights) are rebuilt whenever a parameter has been modified
 since (tensor version counters), so training in between is safe. Results equal the transformers
-forward up to float rounding (tests/test_decode.py).
+forward up to float rounding (tests/decoding/test_decode.py).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Sequence positions ("slots", also the static KV cache's slots): prompt 0..L-1, BOV at L, code q at
 L + 1 + q. Producing code p means feeding the token of position p - 1 (BOV for p = 0) at slot L + p
 and sampling from that query's logits. The plan depends only on the schedule, never on token values,
-so it is built once, before decoding, and can be checked on its own (tests/test_schedules.py).
+so it is built once, before decoding, and can be checked on its own (tests/decoding/test_schedules.py).
 
 Rules (step j >= 1 runs schedule step j - 1; step 0 is the prefill):
 - A code is *ready* from the step after the one that produced it (known codes and BOV: from step 0).

@@ -13,7 +13,7 @@ from vidgpt.train.module import GPTModule
 from vidtok.model import TokenizerConfig
 from vidtok.train.module import TrainConfig
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
+CONF = Path(__file__).resolve().parents[2] / "conf"
 COMMANDS = ("train_tokenizer", "train_gpt", "pretokenize", "generate", "evaluate")
 REQUIRED = {"train_gpt": ["tokenizer_dir=x"], "pretokenize": ["tokenizer_dir=x", "out_dir=y"]}
 

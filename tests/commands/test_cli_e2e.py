@@ -14,7 +14,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = ["frames=9", "size=32", "data.batch_size=2", "data.num_workers=0", "data.train.length=8",
         "data.val.length=2", "trainer.val_check_interval=2", "trainer.log_every_n_steps=1",
         "trainer.enable_model_summary=false", "trainer.enable_progress_bar=false"]
