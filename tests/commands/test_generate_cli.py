@@ -72,7 +72,7 @@ def test_without_model_the_shipped_model_generates_a_prompt_following_video(tmp_
     video = read_video(tmp_path / records[0]["file"])
     assert video.shape == (17, 64, 64, 3)
     reading = read_video_attributes(video)
-    # colour and motion are what the interim model gets right nearly always (MODEL_CARD.md)
+    # colour and motion are what the shipped model gets right nearly always (MODEL_CARD.md)
     assert (reading.colour, reading.direction) == ("blue", "left")
 
 

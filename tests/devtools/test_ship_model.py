@@ -19,12 +19,12 @@ def test_ship_copies_what_generation_needs_and_writes_a_card(tmp_path, tiny_mode
                                                                 "size": 0.75, "direction": 0.5, "speed": None}}},
               "decoding": {"schedule": "diagonal", "window": 1, "frame_window": 4, "cfg_scale": 2.0,
                            "temperature": 0.4, "top_k": 100, "top_p": None}}  # the model's own (its defaults)
-    out = ship_model.ship(run, tmp_path / "shipped", report, note="An interim model.")
+    out = ship_model.ship(run, tmp_path / "shipped", report, note="A test model.")
     assert sorted(p.name for p in out.iterdir()) == ["MODEL_CARD.md", "gpt", "tokenizer"]
     card = (out / "MODEL_CARD.md").read_text()
     assert "| evaluated | test-iid | 4 | 25.0% | 50.0% | 100.0% | 75.0% | 50.0% | n/a |" in card
     assert "cfg_scale 2.0, temperature 0.4, top_k 100 for every decoding." in card
-    assert "An interim model." in card and "experiment=gpt_shapes" in card
+    assert "A test model." in card and "experiment=gpt_shapes" in card
     VideoGenerator.from_pretrained(out)  # loads as a matched pair
     # shipping again replaces the earlier shipped model (its gpt/ folder marks it as one)
     assert ship_model.ship(run, out, note="The next model.") == out
