@@ -22,9 +22,10 @@ RANKS = {
     "vidgpt.evaluate": 7,
     "vidtok.train": 8,
     "vidgpt.train": 9,
-    "vidgpt.cli": 10,
-    "vidtok": 11,  # the package roots re-export their public names
-    "vidgpt": 11,
+    "vidgpt.studio": 10,  # the browser page: a user interface, like the commands
+    "vidgpt.cli": 11,
+    "vidtok": 12,  # the package roots re-export their public names
+    "vidgpt": 12,
 }
 NETWORKS = ("vidtok.model", "vidgpt.model")
 FRAMEWORKS = ("lightning", "pytorch_lightning", "hydra", "omegaconf")

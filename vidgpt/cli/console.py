@@ -33,3 +33,7 @@ def generate() -> None:
 
 def evaluate() -> None:
     _launch("vidgpt.cli.evaluate")
+
+
+def studio() -> None:
+    _launch("vidgpt.cli.studio")
