@@ -41,6 +41,8 @@ SWEEPS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "guidance-raster": [(f"raster cfg {s:g}", {"schedule": "raster", "cfg_scale": s}) for s in (1.0, 2.0, 3.0)],
     "temperature": [(f"temperature {t:g}", {"temperature": t}) for t in (0.1, 0.25, 0.4, 0.7, 1.0)],
     "top-k": [(f"top-k {k}", {"top_k": k}) for k in (5, 20, 100)],
+    "low-temperature": [("temperature 0.25", {"temperature": 0.25}),
+                        ("raster temperature 0.25", {"schedule": "raster", "temperature": 0.25})],
     "defaults": [(f"cfg {c:g} temperature {t:g}", {"cfg_scale": c, "temperature": t})
                  for c in (1.5, 2.0) for t in (0.25, 0.4)],
 }

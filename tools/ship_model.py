@@ -5,7 +5,7 @@ clone. The shipped folder is what stage 2 writes (`gpt/` + `tokenizer/`), checke
 and to fit the size budget; `MODEL_CARD.md` records how it was made and, given `--eval`, its figures
 (the JSON report `vidgpt-evaluate` writes).
 
-    python -m tools.ship_model --run runs/gpt-shapes-diagonal --eval runs/gpt-shapes-diagonal/eval/report.json
+    python -m tools.ship_model --run runs/gpt-clean-3 --eval runs/gpt-clean-3/eval/report.json
 """
 
 from __future__ import annotations
@@ -28,15 +28,20 @@ KEEP = {
     MODEL_TOKENIZER: ("config.json", "model.safetensors", "train_config.json"),
 }
 HOW_MADE = """\
-Made on 2 CPU cores with the default recipes, seed 0:
+Made on 2 CPU cores, seed 0, by `make shipped-model` (about 11 hours):
 
-    vidtok-train experiment=tokenizer_shapes     # stage 1: 60 minutes
-    vidgpt-train experiment=gpt_shapes           # stage 2: 2 hours
+    vidtok-train experiment=tokenizer_shapes                                  # stage 1: 60 minutes
+    vidgpt-train experiment=gpt_shapes                                        # stage 2: 2 hours
     vidgpt-train experiment=gpt_diagonal_finetune init_from=runs/gpt-shapes hydra.run.dir=runs/gpt-shapes-diagonal  # 115 minutes
-    vidgpt-evaluate model=runs/gpt-shapes-diagonal schedules=[raster,diagonal] out_dir=runs/gpt-shapes-diagonal/eval
-    python -m tools.ship_model --run runs/gpt-shapes-diagonal --eval runs/gpt-shapes-diagonal/eval/report.json
+    vidtok-train experiment=tokenizer_decoder_denoise init_from=runs/gpt-shapes-diagonal/tokenizer   # decoder only: 65 minutes
+    python -m tools.replace_decoder --model runs/gpt-shapes-diagonal --tokenizer runs/tokenizer-decoder-denoise/tokenizer
+    vidgpt-train experiment=gpt_clean_finetune init_from=runs/gpt-shapes-diagonal hydra.run.dir=runs/gpt-clean-1   # 90 minutes
+    vidgpt-train experiment=gpt_clean_finetune init_from=runs/gpt-clean-1 hydra.run.dir=runs/gpt-clean-2           # 90 minutes
+    vidgpt-train experiment=gpt_clean_finetune init_from=runs/gpt-clean-2 hydra.run.dir=runs/gpt-clean-3 recipe.diagonal_mask_prob=0.75
+    vidgpt-evaluate model=runs/gpt-clean-3 per_split=384 schedules=[model,raster] out_dir=runs/gpt-clean-3/eval
+    python -m tools.ship_model --run runs/gpt-clean-3 --eval runs/gpt-clean-3/eval/report.json
 
-(`make shipped-model` runs these.) Wall-clock budgets make a rerun close to, not bit-equal with, this one.
+Wall-clock budgets make a rerun close to, not bit-equal with, this one.
 """
 
 
