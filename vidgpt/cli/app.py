@@ -39,6 +39,13 @@ USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, PermissionError, 
                OmegaConfBaseException)
 # An OSError with one of these is the machine refusing a write (full disk, read-only place), not a bug.
 WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG)
+# Keys that were renamed or folded into another: a command line that still names one is told the new way.
+RENAMED = {
+    "frame_overlap": "frame_overlap is gone: frame_window says it (frame_window=null: the window; "
+                     "the code grid's width or more, e.g. frame_window=64: whole frames in turn)",
+    "recipe.diagonal_frame_overlap": "recipe.diagonal_frame_overlap is gone: recipe.diagonal_frame_window says it "
+                                     "(null: the window; the code grid's width or more: whole frames in turn)",
+}
 
 
 def user_message(e: BaseException) -> str | None:
@@ -66,6 +73,9 @@ def user_message(e: BaseException) -> str | None:
         message = f"cannot parse {override!r}: {message}"
     if isinstance(e, HydraException) and isinstance(e.__cause__, OmegaConfBaseException):
         message += f" ({user_message(e.__cause__)})"
+    renamed = re.search(r"override '\+?([\w.]+)'", message)
+    if renamed and renamed.group(1) in RENAMED:
+        return RENAMED[renamed.group(1)]
     return message
 
 
