@@ -50,7 +50,7 @@ shipped-model: $(STAMP)
 	$(VENV)/bin/vidgpt-train experiment=gpt_shapes
 	$(VENV)/bin/vidgpt-train experiment=gpt_diagonal_finetune init_from=runs/gpt-shapes hydra.run.dir=runs/gpt-shapes-diagonal
 	$(VENV)/bin/vidtok-train experiment=tokenizer_decoder_denoise init_from=runs/gpt-shapes-diagonal/tokenizer
-	$(PY) -m tools.replace_decoder --model runs/gpt-shapes-diagonal --tokenizer runs/tokenizer-decoder-denoise/tokenizer
+	$(VENV)/bin/vidgpt-replace-decoder --model runs/gpt-shapes-diagonal --tokenizer runs/tokenizer-decoder-denoise/tokenizer
 	$(VENV)/bin/vidgpt-train experiment=gpt_clean_finetune init_from=runs/gpt-shapes-diagonal hydra.run.dir=runs/gpt-clean-1
 	$(VENV)/bin/vidgpt-train experiment=gpt_clean_finetune init_from=runs/gpt-clean-1 hydra.run.dir=runs/gpt-clean-2
 	$(VENV)/bin/vidgpt-train experiment=gpt_clean_finetune init_from=runs/gpt-clean-2 hydra.run.dir=$(SHIP) \

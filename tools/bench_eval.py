@@ -50,6 +50,6 @@ def run() -> list[dict]:
 
 
 if __name__ == "__main__":
-    from tools.bench import format_table
+    from vidtok.eval.table import format_table
 
     print(format_table(run()))

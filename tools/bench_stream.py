@@ -126,7 +126,7 @@ def run(repeats: int = 2, threads: tuple[int | None, ...] = (1, None), sizes: tu
 if __name__ == "__main__":
     import argparse
 
-    from tools.bench import format_table
+    from vidtok.eval.table import format_table
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2)

@@ -106,6 +106,6 @@ if __name__ == "__main__":
     parser.add_argument("--tokenizer", help="a save_pretrained directory (default: untrained default config)")
     args = parser.parse_args()
     tok = VideoTokenizer.from_pretrained(args.tokenizer) if args.tokenizer else None
-    from tools.bench import format_table
+    from vidtok.eval.table import format_table
 
     print(format_table(run(tok)))

@@ -136,6 +136,6 @@ def run(steps: int = 3) -> list[dict]:
 
 
 if __name__ == "__main__":
-    from tools.bench import format_table
+    from vidtok.eval.table import format_table
 
     print(format_table(run()))

@@ -32,7 +32,7 @@ from vidgpt.model.generation import WHOLE_FRAMES, GenerationConfig
 from vidgpt.model import VidGPT
 from vidtok.shapes.report import write_json
 
-from tools.bench import format_table
+from vidtok.eval.table import format_table
 from tools.bench_decode import PROMPT, best_times, demo_model
 
 Setting = dict[str, Any]  # VideoGenerator.generate's schedule options

@@ -34,7 +34,7 @@ Made on 2 CPU cores, seed 0, by `make shipped-model` (about 11 hours):
     vidgpt-train experiment=gpt_shapes                                        # stage 2: 2 hours
     vidgpt-train experiment=gpt_diagonal_finetune init_from=runs/gpt-shapes hydra.run.dir=runs/gpt-shapes-diagonal  # 115 minutes
     vidtok-train experiment=tokenizer_decoder_denoise init_from=runs/gpt-shapes-diagonal/tokenizer   # decoder only: 65 minutes
-    python -m tools.replace_decoder --model runs/gpt-shapes-diagonal --tokenizer runs/tokenizer-decoder-denoise/tokenizer
+    vidgpt-replace-decoder --model runs/gpt-shapes-diagonal --tokenizer runs/tokenizer-decoder-denoise/tokenizer
     vidgpt-train experiment=gpt_clean_finetune init_from=runs/gpt-shapes-diagonal hydra.run.dir=runs/gpt-clean-1   # 90 minutes
     vidgpt-train experiment=gpt_clean_finetune init_from=runs/gpt-clean-1 hydra.run.dir=runs/gpt-clean-2           # 90 minutes
     vidgpt-train experiment=gpt_clean_finetune init_from=runs/gpt-clean-2 hydra.run.dir=runs/gpt-clean-3 recipe.diagonal_mask_prob=0.75

@@ -1,4 +1,4 @@
-"""tools/replace_decoder.py: a decoder fine-tune goes into a model folder and the GPT still pairs with it."""
+"""vidgpt/cli/replace_decoder.py: a decoder fine-tune goes into a model folder and the GPT still pairs with it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tools import replace_decoder
+from vidgpt.cli import replace_decoder
 from vidgpt.generator import VideoGenerator
 from vidtok.model.fingerprint import _weights_hash, tokenizer_fingerprint
 from vidtok.model import VideoTokenizer

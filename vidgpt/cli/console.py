@@ -9,10 +9,11 @@ import sys
 
 def _launch(module: str) -> None:
     try:
-        importlib.import_module(module).main()
+        status = importlib.import_module(module).main()  # Hydra commands return None, argparse ones a status
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    sys.exit(status or 0)
 
 
 def train_tokenizer() -> None:
@@ -37,3 +38,15 @@ def evaluate() -> None:
 
 def studio() -> None:
     _launch("vidgpt.cli.studio")
+
+
+def evaluate_tokenizer() -> None:
+    _launch("vidgpt.cli.evaluate_tokenizer")
+
+
+def replace_decoder() -> None:
+    _launch("vidgpt.cli.replace_decoder")
+
+
+def learning_curve() -> None:
+    _launch("vidgpt.cli.learning_curve")

@@ -25,7 +25,7 @@ class ExportCallback(Callback):
 
     A run stopped by an error (e.g. a NaN loss) does not export at its end: the last export stays the last good one.
     `snapshot_dir`: also keep a copy of every export as `<snapshot_dir>/step<N>/` with a `snapshot.json`
-    (step, training minutes), which is what a learning curve (tools/learning_curve.py) is drawn from.
+    (step, training minutes), which is what a learning curve (vidgpt/cli/learning_curve.py) is drawn from.
     """
 
     def __init__(self, directory: str | Path, every_n_steps: int | None = None,

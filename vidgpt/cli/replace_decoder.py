@@ -1,7 +1,7 @@
 """Put a decoder-fine-tuned tokenizer into a model folder (gpt/ + tokenizer/), in place.
 
     vidtok-train experiment=tokenizer_decoder_finetune init_from=runs/gpt-shapes/tokenizer
-    python -m tools.replace_decoder --model runs/gpt-shapes --tokenizer runs/tokenizer-decoder-ft/tokenizer
+    vidgpt-replace-decoder --model runs/gpt-shapes --tokenizer runs/tokenizer-decoder-ft/tokenizer
 
 The new tokenizer must make the same codes as the model's own (same config, encoder and quantizer, so the
 same fingerprint): then the GPT needs no retraining, and only the drawing of its codes changes. The GPT's

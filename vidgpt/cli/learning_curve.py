@@ -6,7 +6,7 @@ with its `snapshot.json`), plus the final `<run>/gpt/`, and scores each with the
 the same prompts and seeds for every snapshot). Writes
 learning_curve.md, learning_curve.json and learning_curve.png into `--out` (default `<run>/learning_curve`).
 
-    python -m tools.learning_curve --run runs/gpt-shapes --clips 48
+    vidgpt-learning-curve --run runs/gpt-shapes --clips 48
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from vidgpt.train.export import SNAPSHOT_FILE
 from vidgpt.train.fit import SNAPSHOT_DIR
 from vidtok.model import VideoTokenizer
 
-from tools.bench import format_table
+from vidtok.eval.table import format_table
 
 
 def snapshots(run: Path) -> list[tuple[Path, dict]]:

@@ -2,7 +2,7 @@
 the reconstructions are clean in every frame (clean_frames.is_clean) and how often the Shapes attributes
 read back from them (vidtok.shapes.reader.judge(...)["all"]).
 
-Usage: `python -m tools.eval_tokenizer --tokenizer runs/tokenizer-shapes/tokenizer --clips 256`
+Usage: `vidtok-evaluate --tokenizer runs/tokenizer-shapes/tokenizer --clips 256`
 
 `--lavfi`: score held-out clips of ffmpeg's test sources instead (other option draws than training's
 `conf/data/lavfi.yaml`: seed 1), one row per source; `--clips` is then the total.
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = evaluate_dataset(tok, held_out)
     else:
         rows = evaluate_tokenizer(tok, args.clips, tuple(args.splits), args.frames)
-    from tools.bench import format_table
+    from vidtok.eval.table import format_table
 
     print(format_table(rows))
     if args.lavfi:

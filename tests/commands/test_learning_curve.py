@@ -1,4 +1,4 @@
-"""tools/learning_curve.py: every snapshot of a run scored per split, written as a table, JSON and PNG."""
+"""vidgpt/cli/learning_curve.py: every snapshot of a run scored per split, written as a table, JSON and PNG."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from tools import learning_curve
+from vidgpt.cli import learning_curve
 
 
 def test_learning_curve_scores_every_snapshot(tmp_path, tiny_model_dir, capsys):
