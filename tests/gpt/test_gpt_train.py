@@ -17,7 +17,7 @@ from vidtok.model.fingerprint import tokenizer_fingerprint
 from vidgpt.train.fit import dataset_captions, train_gpt
 from vidgpt.train.module import GPTModule, NonFiniteLossError, model_from_checkpoint
 from vidgpt.train.pretokenize import pretokenize
-from vidtok.train.schedule import step_progress, warmup_cosine
+from vidtok.train.lr_schedule import step_progress, warmup_cosine
 from vidtok.shapes.world import ShapesDataset, split_combinations
 from vidtok.model import TokenizerConfig, VideoTokenizer
 

@@ -38,7 +38,7 @@ from vidgpt.decode.schedules import diagonal_schedule
 from vidgpt.model import PromptTokenizer, VidGPT, VidGPTConfig
 from vidgpt.train.batches import drop_prompts, encode_frozen
 from vidgpt.model.identity import check_trained_on
-from vidtok.train.schedule import step_progress, warmup_cosine
+from vidtok.train.lr_schedule import step_progress, warmup_cosine
 from vidtok.train.checkpoint import load_checkpoint
 from vidtok.train.faults import NonFiniteLossError, check_finite_loss
 

@@ -14,7 +14,7 @@ from vidtok.train.augment import crop_at, crop_positions
 from vidtok.model.code_noise import corrupt_codes
 from vidtok.train.discriminator import PatchDiscriminator3D
 from vidtok.train.faults import check_finite_loss
-from vidtok.train.schedule import warmup_cosine
+from vidtok.train.lr_schedule import warmup_cosine
 from vidtok.train.losses import hinge_d_loss, hinge_g_loss, reconstruction_loss, saliency, saliency_weights, spread_saliency
 
 
