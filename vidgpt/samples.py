@@ -31,6 +31,8 @@ MANIFEST = "samples.jsonl"
 FORMATS = ("mp4", "gif", "png", "webm")
 
 
+MAX_PROMPT_CHARS = 300  # longer prompts are refused: the model reads only its first prompt_length tokens anyway
+
 @dataclass
 class SampleOptions:
     """Settings shared by every sample of a run (recorded, resolved to numbers, in each manifest line).
@@ -53,7 +55,7 @@ class SampleOptions:
                     top_k=self.top_k, top_p=self.top_p, changes=self.changes or None)
 
 
-def read_prompts_file(path: str | Path, max_chars: int = 300) -> list[str]:
+def read_prompts_file(path: str | Path, max_chars: int = MAX_PROMPT_CHARS) -> list[str]:
     """Prompts, one per line. A blank or over-long line is an error naming the line."""
     path = Path(path).expanduser()
     if not path.is_file():

@@ -15,11 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from vidgpt.samples import sample_stem
+from vidgpt.samples import MAX_PROMPT_CHARS, sample_stem
 from vidtok.data.clips import resize_crop
 from vidtok.io import write_video
 
-MAX_PROMPT_CHARS = 300
 PLAYBACK_FPS = 8  # what the Shapes clips are made for: "x playback" is frames made per second / 8
 CONTINUOUS_FRAMES = 1 + 4 * 600  # continuous mode: up to 5 minutes at 8 fps, or until Stop
 
