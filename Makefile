@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-slow bench train-demo shipped-model clean
+.PHONY: setup demo test test-slow bench train-demo shipped-model natural-data natural-tokenizer clean
 
 setup: $(STAMP)
 
@@ -57,6 +57,18 @@ shipped-model: $(STAMP)
 		recipe.diagonal_mask_prob=0.75
 	$(VENV)/bin/vidgpt-evaluate model=$(SHIP) per_split=384 schedules=[model,raster] out_dir=$(SHIP)/eval
 	$(PY) -m tools.ship_model --run $(SHIP) --eval $(SHIP)/eval/report.json
+
+# The pictures the natural-footage tokenizer trains on, from Debian and PyPI packages (no download at run
+# time; origins and licences in vidtok/data/packaged_images.py). Needs root for apt-get.
+natural-data: $(STAMP)
+	apt-get install -y -q mate-backgrounds plasma-workspace-wallpapers gnome-backgrounds
+	$(PIP) -e ".[natural]"
+
+# The shipped natural-footage tokenizer (vidtok/pretrained/natural) from scratch, seed 0: 100 minutes of
+# training on 2 cores, then its evaluation and model card (about 5 minutes).
+natural-tokenizer: natural-data
+	$(VENV)/bin/vidtok-train experiment=tokenizer_natural
+	$(PY) -m tools.ship_tokenizer --run runs/tokenizer-natural
 
 clean:
 	rm -rf $(VENV) outputs multirun

@@ -20,6 +20,7 @@ from vidgpt.cli.sweep import objective
 from vidgpt.generator import MODEL_TOKENIZER
 from vidgpt.train.fit import train_gpt
 from vidtok.io.atomic import atomic_folder
+from vidtok.model.pretrained import resolve as resolve_tokenizer
 
 
 OPTIONS = {
@@ -50,7 +51,10 @@ def train(cfg: DictConfig) -> Path | float:
     elif OmegaConf.is_missing(cfg, "tokenizer_dir"):
         raise ValueError("name stage 1 with tokenizer_dir=<tokenizer folder>, or a model to fine-tune with "
                          "init_from=<model folder>")
-    tokenizer_dir = Path(cfg.tokenizer_dir).expanduser()
+    try:
+        tokenizer_dir = resolve_tokenizer(cfg.tokenizer_dir)  # a folder, or a shipped tokenizer's name
+    except FileNotFoundError as e:
+        raise FileNotFoundError(f"tokenizer_dir={cfg.tokenizer_dir}: {e}") from None
     if not (tokenizer_dir / "config.json").is_file():
         raise FileNotFoundError(f"tokenizer_dir={cfg.tokenizer_dir}: not a tokenizer folder (no config.json)")
     ckpt = resume_checkpoint(cfg.resume)

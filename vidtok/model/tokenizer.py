@@ -37,6 +37,7 @@ from vidtok.model.layers import (
     time_to_depth,
 )
 from vidtok.model.quantizer import Quantizer
+from vidtok.model.pretrained import resolve
 from vidtok.io.atomic import atomic_folder
 
 CONFIG_NAME = "config.json"
@@ -292,8 +293,9 @@ class VideoTokenizer(nn.Module):
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> "VideoTokenizer":
-        """Rebuild from `save_pretrained` output; a config that does not match the weights is a ValueError."""
-        directory = Path(directory)
+        """Rebuild from `save_pretrained` output, or a shipped tokenizer by name (``"natural"``, see
+        `vidtok.model.pretrained`); a config that does not match the weights is a ValueError."""
+        directory = resolve(directory)
         weights = directory / WEIGHTS_NAME
         if not weights.is_file():
             raise FileNotFoundError(f"tokenizer weights not found: {weights}")
