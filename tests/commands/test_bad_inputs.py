@@ -1,8 +1,9 @@
 """The bad-input catalogue: every input a person can get wrong gives one clear line naming the key, file or value.
 
-One table, three kinds of row: a command (its Hydra `main` run in-process, as the console script runs it:
-exit status 2 and exactly one `error: ...` line on stderr), a library call (the exception and its message),
-and input that is accepted with a warning (the warning's text). Two rows also run a real console process.
+One table, three kinds of row: a command (its Hydra or argparse `main` run in-process, as the console script
+runs it: exit status 2, exactly one `error: ...` line on stderr, and no finished output written), a library
+call (the exception and its message), and input that is accepted with a warning (the warning's text). Two
+rows also run a real console process.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -24,8 +26,12 @@ import pytest
 import torch
 
 from vidgpt.cli import evaluate as evaluate_cli
+from vidgpt.cli import evaluate_tokenizer as evaluate_tokenizer_cli
 from vidgpt.cli import generate as generate_cli
+from vidgpt.cli import learning_curve as learning_curve_cli
 from vidgpt.cli import pretokenize as pretokenize_cli
+from vidgpt.cli import replace_decoder as replace_decoder_cli
+from vidgpt.cli import studio as studio_cli
 from vidgpt.cli import train_gpt as train_gpt_cli
 from vidgpt.cli import train_tokenizer as train_tokenizer_cli
 from vidgpt.cli.runs import resume_checkpoint
@@ -73,6 +79,24 @@ def cli(module: Any, *args: str) -> Cli:
     return Cli(code, err.getvalue())
 
 
+def argcli(module: Any, *args: str) -> Cli:
+    """Run an argparse command's `main(argv)` in this process, as `vidtok-evaluate ...` would."""
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            code = module.main(list(args))
+    except SystemExit as e:
+        code = e.code
+    return Cli(code, err.getvalue())
+
+
+# What a command writes when it gets to work: none of it may exist in an output folder after it refused its
+# input. (A case writes its input files at the top of its scratch folder, or in these folders.)
+PRODUCTS = ("*.gif", "*.mp4", "*.png", "*.safetensors", "*.ckpt", "samples.jsonl", "report.*", "learning_curve.*",
+            "shard-*")
+INPUTS = ("model", "clips")
+
+
 class Ctx:
     """What a case may use: the tiny model folder (read-only), a scratch folder, a loaded generator."""
 
@@ -93,6 +117,32 @@ class Ctx:
 
     def pretok(self, *args: str) -> Cli:
         return cli(pretokenize_cli, f"tokenizer_dir={self.model / 'tokenizer'}", f"out_dir={self.tmp / 'shards'}", *args)
+
+    def studio(self, *args: str) -> Cli:
+        return cli(studio_cli, f"model={self.model}", f"out_dir={self.tmp / 'studio'}", *args)
+
+    def busy_port(self) -> int:
+        """A port of 127.0.0.1 that something already listens on (for as long as this context lives)."""
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen()
+        return self.listener.getsockname()[1]
+
+    def curve_run(self) -> Path:
+        """A run folder with a tokenizer/ and one snapshot, as far as they are looked at before the work."""
+        run = self.tmp / "run"
+        (run / "tokenizer").mkdir(parents=True, exist_ok=True)
+        (run / "snapshots" / "step1").mkdir(parents=True, exist_ok=True)
+        (run / "snapshots" / "step1" / "snapshot.json").write_text('{"step": 1}')
+        return run
+
+    def curve(self, *args: str) -> Cli:
+        return argcli(learning_curve_cli, "--run", str(self.curve_run()), "--clips", "1", *args)
+
+    def folder(self, name: str) -> Path:
+        path = self.tmp / name
+        path.mkdir()
+        return path
 
     def clips(self, n: int) -> Path:
         """A folder of ``n`` readable 9-frame 32x32 mp4 clips, each with a caption file."""
@@ -217,7 +267,24 @@ CASES: list[tuple[str, Callable[[Ctx], Any], Any, str]] = [
     ("cli the folded diagonal_frame_overlap", lambda c: c.gpt("recipe.diagonal_frame_overlap=true"), CLI,
      "error: recipe.diagonal_frame_overlap is gone: recipe.diagonal_frame_window says it"),
     ("cli change between latent frames", lambda c: c.gen("changes=[{frame: 3, prompt: b}]"), CLI,
-     "error: changes: frame 3 does not start a latent frame; use one of [1, 5]"),
+     "error: changes[0].frame=3: does not start a latent frame; use one of [1, 5]"),
+    ("cli change past the video's end", lambda c: c.gen("changes=[{frame: 13, prompt: b}]"), CLI,
+     "error: changes[0].frame=13: past the video's end (frames=9, pixel frames 0..8); a change starts at one of [1, 5]"),
+    ("cli change past a shorter video", lambda c: c.gen("frames=5", "changes=[{frame: 5, prompt: b}]"), CLI,
+     "error: changes[0].frame=5: past the video's end (frames=5"),
+    ("cli change at frame zero", lambda c: c.gen("changes=[{frame: 0, prompt: b}]"), CLI,
+     "error: changes[0].frame=0: must be >= 1"),
+    ("cli change at a negative frame", lambda c: c.gen("changes=[{frame: -4, prompt: b}]"), CLI,
+     "error: changes[0].frame=-4: must be >= 1"),
+    ("cli change at a frame given as text", lambda c: c.gen("changes=[{frame: nine, prompt: b}]"), CLI,
+     "error: changes[0].frame='nine': expected an integer"),
+    ("cli changes not a list", lambda c: c.gen("changes=5"), CLI, "error: changes=5: expected a list"),
+    ("cli change that is not a mapping", lambda c: c.gen("changes=[[5, b]]"), CLI,
+     "error: changes[0]=[5, 'b']: expected {frame: ..., prompt: ...}"),
+    ("cli change with a null prompt", lambda c: c.gen("changes=[{frame: 5, prompt: null}]"), CLI,
+     "error: changes[0].prompt=None: expected a text value"),
+    ("cli over-long change prompt", lambda c: c.gen("changes=[{frame: 5, prompt: " + "x" * 400 + "}]"), CLI,
+     "error: changes[0].prompt='xxxxxxxxxxxxxxxxxxxx'...: a prompt of 400 characters (limit max_prompt_chars=300)"),
     ("cli change without a prompt", lambda c: c.gen("changes=[{frame: 5}]"), CLI,
      "error: changes[0]={'frame': 5}: expected the keys frame, prompt"),
     ("cli change to a blank prompt", lambda c: c.gen("changes=[{frame: 5, prompt: ' '}]"), CLI,
@@ -236,6 +303,17 @@ CASES: list[tuple[str, Callable[[Ctx], Any], Any, str]] = [
     ("cli unknown device", lambda c: c.gen("device=tpu9"), CLI, "error: device='tpu9': not a device"),
     ("cli empty prompt", lambda c: c.gen("prompt=''"), CLI, "error: prompt='': empty (write what the video shows"),
     ("cli whitespace prompt", lambda c: c.gen("prompt='   '"), CLI, "error: prompt='   ': empty"),
+    ("cli over-long prompt", lambda c: c.gen("prompt=" + "x" * 400), CLI,
+     "error: prompt='xxxxxxxxxxxxxxxxxxxx'...: a prompt of 400 characters (limit max_prompt_chars=300)"),
+    ("cli seed beyond 32 bits", lambda c: c.gen("seed=99999999999999999999"), CLI,
+     "error: seed=99999999999999999999: must be <= 4294967295"),
+    ("cli a format twice", lambda c: c.gen("formats=[gif,gif]"), CLI, "error: formats=['gif', 'gif']: names gif twice"),
+    ("cli model= names its gpt folder", lambda c: c.gen(f"model={c.model / 'gpt'}"), CLI,
+     "/gpt: not a model folder, no gpt/ or tokenizer/ in it (vidgpt-train writes gpt/ + tokenizer/) (it is one of a model "
+     "folder's parts: name the folder above it)"),
+    ("cli unknown command-line flag", lambda c: c.gen("--foo"), CLI, "error: unrecognized arguments: --foo"),
+    ("cli the folded frame_overlap added with +", lambda c: c.gen("+frame_overlap=false"), CLI,
+     "error: frame_overlap is gone: frame_window says it"),
     ("cli non-ASCII prompt unquoted", lambda c: c.gen("prompt=دائرة حمراء"), CLI,
      """error: cannot parse 'prompt=دائرة حمراء': a value with letters beyond ASCII needs quotes, write 'prompt="دائرة حمراء"'"""),
     ("cli emoji prompt unquoted", lambda c: c.gen("prompt=🔴"), CLI, "needs quotes, write 'prompt=\"🔴\"'"),
@@ -260,6 +338,62 @@ CASES: list[tuple[str, Callable[[Ctx], Any], Any, str]] = [
     ("cli pretokenize shard size zero", lambda c: c.pretok("shard_size=0"), CLI, "error: shard_size=0: must be >= 1"),
     ("cli pretokenize CUDA without", lambda c: c.pretok("device=cuda:0"), CLI,
      "error: device='cuda:0': this machine has no CUDA device"),
+    ("cli pretokenize rank not a number", lambda c: c.pretok("rank=abc"), CLI, "error: rank='abc': expected an integer"),
+    ("cli pretokenize rank beyond the ranks", lambda c: c.pretok("rank=2", "num_ranks=2"), CLI,
+     "error: rank=2: must be < num_ranks=2"),
+    ("cli pretokenize size off the grid", lambda c: c.pretok("size=36"), CLI,
+     "error: size=36: must be a multiple of the tokenizer's spatial_factor 8 (e.g. 32)"),
+    ("cli evaluate missing i3d file", lambda c: c.evaluate(f"i3d={c.tmp / 'i3d.pt'}"), CLI,
+     "error: i3d={tmp}/i3d.pt: no such file"),
+    ("cli evaluate i3d without Fréchet scores", lambda c: c.evaluate(f"i3d={c.file('i3d.pt', '')}", "frechet=false"), CLI,
+     "error: i3d={tmp}/i3d.pt: real FVD is part of the Fréchet scores of generated videos (frechet=true, no folder=)"),
+    ("cli evaluate manifest without a folder", lambda c: c.evaluate(f"manifest={c.file('m.jsonl', '')}"), CLI,
+     "error: manifest={tmp}/m.jsonl: lists the videos of folder=, which is not given"),
+    ("cli studio port in use", lambda c: c.studio(f"port={c.busy_port()}"), CLI,
+     ", in use (another studio?): pick another port"),
+    ("cli studio host of another machine", lambda c: c.studio("host=192.0.2.1"), CLI,
+     "error: host='192.0.2.1': not an address of this machine"),
+    ("cli studio empty out_dir", lambda c: c.studio("out_dir=''"), CLI, "error: out_dir='': is empty"),
+    ("cli studio port zero", lambda c: c.studio("port=0"), CLI, "error: port=0: must be >= 1"),
+    ("cli studio model is not a model folder", lambda c: c.studio(f"model={c.folder('empty')}"), CLI,
+     "error: model={tmp}/empty: not a model folder, no gpt/ or tokenizer/ in it"),
+    # ---- the argparse commands: the same one line and status 2
+    ("cli vidtok-evaluate without --tokenizer", lambda c: argcli(evaluate_tokenizer_cli), CLI,
+     "error: the following arguments are required: --tokenizer (see vidtok-evaluate --help)"),
+    ("cli vidtok-evaluate no clips", lambda c: argcli(evaluate_tokenizer_cli, "--tokenizer", "x", "--clips", "0"), CLI,
+     "error: --clips=0: must be >= 1"),
+    ("cli vidtok-evaluate clips not a number", lambda c: argcli(evaluate_tokenizer_cli, "--tokenizer", "x", "--clips",
+                                                                "many"), CLI,
+     "error: argument --clips: invalid int value: 'many' (see vidtok-evaluate --help)"),
+    ("cli vidtok-evaluate unknown split", lambda c: argcli(evaluate_tokenizer_cli, "--tokenizer", "x", "--splits", "test"),
+     CLI, "error: --splits[0]='test': choose one of train, val"),
+    ("cli vidtok-evaluate no splits", lambda c: argcli(evaluate_tokenizer_cli, "--tokenizer", "x", "--splits"), CLI,
+     "error: --splits=[]: needs at least 1 item(s)"),
+    ("cli vidtok-evaluate a model folder as tokenizer", lambda c: argcli(evaluate_tokenizer_cli, "--tokenizer",
+                                                                         str(c.model)), CLI,
+     "not a tokenizer folder (no config.json) (a model folder: --tokenizer "),
+    ("cli vidtok-evaluate lavfi size off the grid", lambda c: argcli(
+        evaluate_tokenizer_cli, "--tokenizer", str(c.model / "tokenizer"), "--lavfi", "--size", "36"), CLI,
+     "error: --size=36: must be a multiple of the tokenizer's spatial_factor 8"),
+    ("cli vidtok-evaluate unknown flag", lambda c: argcli(evaluate_tokenizer_cli, "--tokenizer", "x", "--fast"), CLI,
+     "error: unrecognized arguments: --fast (see vidtok-evaluate --help)"),
+    ("cli learning curve NaN guidance", lambda c: c.curve("--cfg-scale", "nan"), CLI,
+     "error: --cfg-scale=nan: must be a finite number"),
+    ("cli learning curve no points", lambda c: c.curve("--max-points", "0"), CLI, "error: --max-points=0: must be >= 1"),
+    ("cli learning curve negative threads", lambda c: c.curve("--threads", "-1"), CLI,
+     "error: --threads=-1: must be >= 0"),
+    ("cli learning curve unknown split", lambda c: c.curve("--splits", "test"), CLI,
+     "error: --splits[0]='test': choose one of"),
+    ("cli learning curve output is a file", lambda c: c.curve("--out", str(c.file("f", ""))), CLI,
+     "error: output folder {tmp}/f is not writable"),
+    ("cli learning curve run without snapshots", lambda c: argcli(learning_curve_cli, "--run", str(c.model)), CLI,
+     "/snapshots holds no snapshots (train with snapshots=true)"),
+    ("cli replace-decoder unknown padding", lambda c: argcli(replace_decoder_cli, "--model", "m", "--tokenizer", "t",
+                                                             "--decoder-padding", "reflect"), CLI,
+     "error: argument --decoder-padding: invalid choice: 'reflect'"),
+    ("cli replace-decoder missing model", lambda c: argcli(replace_decoder_cli, "--model", str(c.tmp / "m"),
+                                                           "--tokenizer", str(c.model / "tokenizer")), CLI,
+     "error: {tmp}/m/gpt/vidgpt.json not found: --model takes a model folder"),
     ("cli max_steps not a number", lambda c: c.tok("trainer.max_steps=abc"), CLI,
      "error: trainer.max_steps='abc': expected an integer"),
     ("cli max_steps negative", lambda c: c.tok("trainer.max_steps=-5"), CLI,
@@ -289,6 +423,38 @@ CASES: list[tuple[str, Callable[[Ctx], Any], Any, str]] = [
      "error: the training set has 3 usable clip(s), fewer than data.batch_size=16: no full batch"),
     ("cli GPT: fewer clips than a batch", lambda c: c.folder_run(c.gpt, "data.batch_size=4", "gpt=tiny"), CLI,
      "error: the training set has 3 usable clip(s), fewer than data.batch_size=4"),
+    ("cli betas out of range", lambda c: c.tok("recipe.betas=[2,3]"), CLI, "error: recipe.betas[0]=2: must be < 1"),
+    ("cli betas of one number", lambda c: c.gpt("recipe.betas=[0.9]"), CLI,
+     "error: recipe.betas=[0.9]: needs exactly 2 item(s)"),
+    ("cli final LR ratio above one", lambda c: c.tok("recipe.min_lr_ratio=2"), CLI,
+     "error: recipe.min_lr_ratio=2: must be <= 1"),
+    ("cli negative saliency", lambda c: c.tok("recipe.saliency=-1"), CLI, "error: recipe.saliency=-1: must be >= 0"),
+    ("cli loss weight not a number", lambda c: c.tok("recipe.l2_weight=abc"), CLI,
+     "error: recipe.l2_weight='abc': expected a number"),
+    ("cli crop share above one", lambda c: c.tok("recipe.crop_uniform=2"), CLI,
+     "error: recipe.crop_uniform=2: must be <= 1"),
+    ("cli freeze_encoder not a flag", lambda c: c.tok("recipe.freeze_encoder=maybe"), CLI,
+     "error: recipe.freeze_encoder='maybe': expected true or false"),
+    ("cli fused not a flag", lambda c: c.gpt("recipe.fused=abc"), CLI,
+     "error: recipe.fused='abc': expected true or false or null"),
+    ("cli LR schedule of zero steps", lambda c: c.gpt("recipe.total_steps=0"), CLI,
+     "error: recipe.total_steps=0: must be >= 1"),
+    ("cli training diagonal window zero", lambda c: c.gpt("recipe.diagonal_window=0"), CLI,
+     "error: recipe.diagonal_window=0: must be >= 1"),
+    ("cli zero devices", lambda c: c.tok("trainer.devices=0"), CLI,
+     "error: trainer.devices=0: expected a device count >= 1 (-1: all), auto, or a list of indices"),
+    ("cli training seed beyond 32 bits", lambda c: c.tok("seed=99999999999"), CLI,
+     "error: seed=99999999999: must be <= 4294967295"),
+    ("cli tokenizer size off the grid", lambda c: c.tok("size=36"), CLI,
+     "error: size=36: must be a multiple of the tokenizer's spatial_factor 8"),
+    ("cli GPT size off the grid", lambda c: c.gpt("size=36"), CLI,
+     "error: size=36: must be a multiple of the tokenizer's spatial_factor 8"),
+    ("cli no training set", lambda c: c.tok("data.train=null"), CLI, "error: data.train=null: training needs a dataset"),
+    ("cli resume a file that is not a checkpoint", lambda c: c.tok(f"resume={c.file('x.ckpt', 'junk')}"), CLI,
+     "error: resume={tmp}/x.ckpt: {tmp}/x.ckpt is not a readable checkpoint"),
+    ("cli init_from a folder that is not a model", lambda c: c.gpt(f"init_from={c.folder('empty')}"), CLI,
+     "error: init_from={tmp}/empty: not a model folder (no gpt/vidgpt.json"),
+    ("cli blank objective", lambda c: c.tok("objective=''"), CLI, "error: objective='': is empty"),
     # ---- files and checkpoints
     ("missing video", lambda c: load_first_frames(c.tmp / "clip.mp4", 32, frames=5), FileNotFoundError,
      "not found: {tmp}/clip.mp4"),
@@ -331,6 +497,19 @@ CASES: list[tuple[str, Callable[[Ctx], Any], Any, str]] = [
      ValueError, "image must be uint8 with 3 or 4 dims ending in 3 channels, got (32, 32, 4)"),
     ("size not divisible", lambda c: c.generator.tokenizer.encode(video(size=30)), ValueError,
      "height 30 and width 30 must be positive multiples of spatial_factor 8"),
+    ("pixel values to encode", lambda c: c.generator.tokenizer.encode(video() + 200), ValueError,
+     "expected a float video in [-1, 1], got values in [200, 200] (uint8 pixels: vidtok.data.convert.to_tensor)"),
+    ("NaN video to encode", lambda c: c.generator.tokenizer.encode(video() * float("nan")), ValueError,
+     "expected a float video in [-1, 1], got NaN or infinite values"),
+    ("fractional frames to decode", lambda c: c.generator.tokenizer.decode(torch.zeros(1, 2, 4, 4, dtype=torch.long),
+                                                                            frames=2.5), ValueError,
+     "frames=2.5: expected an integer (or None: 5)"),
+    ("tokenizer from a model folder", lambda c: VideoTokenizer.from_pretrained(c.model), FileNotFoundError,
+     "/model.safetensors (a model folder: its tokenizer is "),
+    ("tokenizer from None", lambda c: VideoTokenizer.from_pretrained(None), TypeError,
+     "directory=None: expected a tokenizer folder (str or Path) or a shipped name"),
+    ("learning curve of no points", lambda c: learning_curve_cli.learning_curve(c.curve_run(), 1, max_points=0),
+     ValueError, "max_points=0: must be >= 1 (or None: every snapshot)"),
     ("negative frames", lambda c: c.generator.generate(PROMPT, frames=-1, decode=False), ValueError,
      "frames=-1: must be >= 1"),
     ("NaN guidance in Python", lambda c: c.generator.generate(PROMPT, cfg_scale=float("nan"), decode=False), ValueError,
@@ -388,6 +567,10 @@ def test_bad_input_gives_a_clear_message(call, expected, text, tiny_model_dir, g
         assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
         assert text in lines[0]
         assert "HYDRA_FULL_ERROR" not in os.environ  # set only for the command's own run
+        made = [p for pattern in PRODUCTS for p in tmp_path.rglob(pattern)
+                if p.is_file() and not p.is_symlink() and len(p.relative_to(tmp_path).parts) > 1
+                and p.relative_to(tmp_path).parts[0] not in INPUTS]
+        assert not made, f"written before the error: {made}"
     elif expected == WARN:
         with pytest.warns(UserWarning, match=re.escape(text)):
             call(ctx)
@@ -399,7 +582,8 @@ def test_bad_input_gives_a_clear_message(call, expected, text, tiny_model_dir, g
 
 def test_catalogue_covers_the_required_kinds():
     assert len(CASES) >= 60 and len({c[0] for c in CASES}) == len(CASES)
-    commands = {"c.gen(", "c.tok(", "c.gpt(", "c.evaluate(", "c.pretok("}
+    commands = {"c.gen(", "c.tok(", "c.gpt(", "c.evaluate(", "c.pretok(", "c.studio(", "c.curve(",
+                "argcli(evaluate_tokenizer_cli", "argcli(replace_decoder_cli", "argcli(learning_curve_cli"}
     import inspect
     sources = " ".join(inspect.getsource(c[1]) for c in CASES)
     assert all(name in sources for name in commands)

@@ -19,7 +19,7 @@ def test_resume_none_means_fresh_run():
 def test_resume_from_run_folder_and_from_file(tmp_path):
     (tmp_path / "checkpoints").mkdir()
     ckpt = tmp_path / "checkpoints" / "last.ckpt"
-    ckpt.write_bytes(b"x")
+    torch.save({"step": 1}, ckpt)
     assert resume_checkpoint(str(tmp_path)) == str(ckpt)
     assert resume_checkpoint(str(ckpt)) == str(ckpt)
 

@@ -1,31 +1,34 @@
-"""The one place that turns a plain function into a Hydra command.
+"""The one place that turns a plain function into a command: a Hydra one (`hydra_app`) or an argparse one
+(`argparse_app`), both with the same conventions.
 
 Every command finds its configs in the package `vidgpt.conf` (the repo's `conf/`, shipped inside the
 wheel), so an installed command works from any directory. Errors a user can fix (a missing file, a
 bad value, an unknown config key or option) are printed as one line and exit with status 2 instead of
-a traceback (HYDRA_FULL_ERROR=1 keeps Hydra's own reports). In a sweep (`-m`), such an error ends only
+a traceback (HYDRA_FULL_ERROR=1 keeps Hydra's own reports); so is a command-line flag the parser does not know. In a sweep (`-m`), such an error ends only
 its job: the sweep goes on, and the command exits with status 2 at the end, naming the failed jobs.
 """
 
 from __future__ import annotations
 
+import argparse
 import errno
 import functools
 import logging
 import os
 import re
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterator, NoReturn
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException, InstantiationException, OverrideParseException
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from vidgpt.cli.options import check_options
+from vidgpt.cli.options import ABSENT, check_options
 from vidtok.io.errors import WriteError
 
 CONFIG_PATH = "pkg://vidgpt.conf"
@@ -39,6 +42,9 @@ USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, PermissionError, 
                OmegaConfBaseException)
 # An OSError with one of these is the machine refusing a write (full disk, read-only place), not a bug.
 WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG)
+# Lightning's own error for a Trainer argument it cannot use (devices=0, say), matched by name: the
+# commands that never train do not import Lightning.
+USER_ERROR_NAMES = ("MisconfigurationException",)
 # Keys that were renamed or folded into another: a command line that still names one is told the new way.
 RENAMED = {
     "frame_overlap": "frame_overlap is gone: frame_window says it (frame_window=null: the window; "
@@ -58,6 +64,8 @@ def user_message(e: BaseException) -> str | None:
     if isinstance(e, OSError) and not isinstance(e, USER_ERRORS) and e.errno in WRITE_ERRNOS:
         where = f" {e.filename}" if e.filename else ""
         return f"cannot write{where}: {e.strerror or e}"
+    if type(e).__name__ in USER_ERROR_NAMES:
+        return one_line(str(e))
     if not isinstance(e, USER_ERRORS):
         return None
     if isinstance(e, OmegaConfBaseException):  # the first line names the key; the rest repeats it
@@ -93,9 +101,35 @@ def one_line(text: str) -> str:
     return out
 
 
-def _exit_user_error(message: str) -> None:
+def _exit_user_error(message: str) -> NoReturn:
     print(f"error: {message}", file=sys.stderr)
     sys.exit(2)
+
+
+def _check_renamed(cfg: DictConfig) -> None:
+    """A renamed key added with `+key=...` would be taken in silence and do nothing: refuse it too."""
+    for key, message in RENAMED.items():
+        if OmegaConf.select(cfg, key, default=ABSENT, throw_on_missing=False) is not ABSENT:
+            raise ValueError(message)
+
+
+@contextmanager
+def _one_line_usage_errors() -> Iterator[None]:
+    """Hydra's own flags are parsed with argparse, whose usage errors (`--foo`) print the usage over several
+    lines: have its parser report them as one line instead."""
+    module = sys.modules["hydra.main"]
+    original = module.get_args_parser
+
+    def parser() -> argparse.ArgumentParser:
+        p = original()
+        p.error = lambda message: _exit_user_error(f"{message} (see {p.prog} --help)")  # type: ignore[method-assign]
+        return p
+
+    module.get_args_parser = parser
+    try:
+        yield
+    finally:
+        module.get_args_parser = original
 
 
 def _in_sweep() -> bool:
@@ -126,6 +160,7 @@ def hydra_app(config_name: str, options: dict | None = None) -> Callable[[Callab
         def run(cfg: DictConfig) -> object:
             started.append(True)
             try:
+                _check_renamed(cfg)
                 check_options(cfg, options or {})
                 return fn(cfg)  # a sweeper may need it (Optuna optimises what the training commands return)
             except KeyboardInterrupt:
@@ -151,7 +186,8 @@ def hydra_app(config_name: str, options: dict | None = None) -> Callable[[Callab
             started.clear()
             failed.clear()
             try:
-                run()
+                with _one_line_usage_errors():
+                    run()
                 if failed:
                     _exit_user_error(f"{len(failed)} sweep job(s) failed: {', '.join(failed)} (why: {ERROR_FILE} in each job's folder)")
             except KeyboardInterrupt:  # while Hydra was still composing the config
@@ -175,3 +211,44 @@ def hydra_app(config_name: str, options: dict | None = None) -> Callable[[Callab
 
     return wrap
 
+
+
+class CommandParser(argparse.ArgumentParser):
+    """argparse for the commands that are not Hydra apps: a usage error is one line, `error: ...`, status 2."""
+
+    def __init__(self, prog: str, doc: str, **kwargs: Any) -> None:
+        # the description is the docstring's first paragraph (its first line may end mid-sentence)
+        super().__init__(prog=prog, description=" ".join(doc.strip().split("\n\n")[0].split()), **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        _exit_user_error(f"{message} (see {self.prog} --help)")
+
+
+def argparse_app(parser: argparse.ArgumentParser, options: dict | None = None
+                 ) -> Callable[[Callable[[argparse.Namespace], int | None]], Callable[..., int]]:
+    """Decorate ``fn(args)`` into a console-script ``main(argv=None) -> status`` parsing ``parser``'s options.
+
+    ``options``: {"--option": rule} (vidgpt.cli.options), checked before ``fn`` runs. As in `hydra_app`, a
+    user error (a bad value, a missing file, a failed write) is one line and status 2; Ctrl-C is status 130.
+    """
+
+    def wrap(fn: Callable[[argparse.Namespace], int | None]) -> Callable[..., int]:
+        @functools.wraps(fn)
+        def main(argv: list[str] | None = None) -> int:
+            args = parser.parse_args(argv)
+            try:
+                for option, rule in (options or {}).items():
+                    rule.check(option, getattr(args, option.lstrip("-").replace("-", "_")))
+                return fn(args) or 0
+            except KeyboardInterrupt:
+                print("interrupted", file=sys.stderr)
+                sys.exit(130)
+            except Exception as e:
+                message = user_message(e)
+                if message is None:
+                    raise
+                _exit_user_error(message)
+
+        return main
+
+    return wrap

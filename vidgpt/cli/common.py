@@ -24,13 +24,22 @@ def is_rank_zero() -> bool:
     return rank_zero_only.rank == 0
 
 
-def dataset(node: Any) -> Any:
-    """A dataset config (`_target_`), a path string (token shards), or None."""
+def dataset(node: Any, key: str = "data", required: bool = False) -> Any:
+    """A dataset config (`_target_`), a path string (token shards), or None (refused when `required`)."""
+    if node is None and required:
+        raise ValueError(f"{key}=null: training needs a dataset here (e.g. data=shapes, or data=folder data.root=<videos>)")
     if node is None or isinstance(node, str):
         return node
     if isinstance(node, DictConfig) and "_target_" in node:
         return instantiate(node)
     raise ValueError(f"data: expected a dataset config with _target_ or a path, got {OmegaConf.to_yaml(node)!r}")
+
+
+def check_size(size: int, spatial_factor: int, key: str = "size") -> None:
+    """The frame side against the tokenizer's spatial factor, before any clip is made at that size."""
+    if size % spatial_factor:
+        raise ValueError(f"{key}={size}: must be a multiple of the tokenizer's spatial_factor {spatial_factor} "
+                         f"(e.g. {max(spatial_factor, size // spatial_factor * spatial_factor)})")
 
 
 def trainer_from_config(cfg: DictConfig, run: Path) -> L.Trainer:

@@ -33,6 +33,14 @@ OPTIONS = {
 
 
 def evaluate(cfg: DictConfig) -> dict:
+    if cfg.i3d is not None:
+        if not cfg.frechet or cfg.folder:
+            raise ValueError(f"i3d={cfg.i3d}: real FVD is part of the Fréchet scores of generated videos "
+                             "(frechet=true, no folder=)")
+        if not Path(cfg.i3d).expanduser().is_file():
+            raise FileNotFoundError(f"i3d={cfg.i3d}: no such file (a local i3d_torchscript.pt)")
+    if cfg.manifest is not None and not cfg.folder:
+        raise ValueError(f"manifest={cfg.manifest}: lists the videos of folder=, which is not given")
     if cfg.folder:
         results = {"videos": evaluate_folder(cfg.folder, cfg.manifest)}
     else:

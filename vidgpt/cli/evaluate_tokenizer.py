@@ -19,25 +19,40 @@ from pathlib import Path
 
 import torch
 
-from vidtok.shapes.world import SPLITS
+from vidgpt.cli.app import CommandParser, argparse_app
+from vidgpt.cli.options import Choice, Items, Number
+from vidtok.shapes.world import ALL_SPLIT, SPLITS
 from vidtok.data.lavfi import LavfiDataset
 from vidtok.eval.reconstruction import evaluate_dataset, evaluate_tokenizer
 from vidtok.model import VideoTokenizer
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tokenizer", required=True, help="a save_pretrained directory")
-    parser.add_argument("--clips", type=int, default=256, help="clips per split")
-    parser.add_argument("--frames", type=int, default=17)
-    parser.add_argument("--splits", nargs="*", default=list(SPLITS))
-    parser.add_argument("--lavfi", action="store_true", help="held-out ffmpeg test-source clips instead of Shapes")
-    parser.add_argument("--size", type=int, default=64, help="frame size of --lavfi clips")
-    args = parser.parse_args(argv)
-    if not Path(args.tokenizer).is_dir():
-        parser.error(f"tokenizer directory not found: {args.tokenizer}")
+parser = CommandParser("vidtok-evaluate", __doc__)
+parser.add_argument("--tokenizer", required=True, help="a save_pretrained directory")
+parser.add_argument("--clips", type=int, default=256, help="clips per split")
+parser.add_argument("--frames", type=int, default=17)
+parser.add_argument("--splits", nargs="*", default=list(SPLITS))
+parser.add_argument("--lavfi", action="store_true", help="held-out ffmpeg test-source clips instead of Shapes")
+parser.add_argument("--size", type=int, default=64, help="frame size of --lavfi clips")
+
+OPTIONS = {
+    "--clips": Number(int, minimum=1),
+    "--frames": Number(int, minimum=1),
+    "--splits": Items(Choice((*SPLITS, ALL_SPLIT))),
+    "--size": Number(int, minimum=8),
+}
+
+
+@argparse_app(parser, OPTIONS)
+def main(args: argparse.Namespace) -> int:
+    folder = Path(args.tokenizer).expanduser()
+    if not (folder / "config.json").is_file():
+        hint = f" (a model folder: --tokenizer {folder / 'tokenizer'})" if (folder / "tokenizer").is_dir() else ""
+        raise FileNotFoundError(f"--tokenizer={args.tokenizer}: not a tokenizer folder (no config.json){hint}")
     start = time.perf_counter()
-    tok = VideoTokenizer.from_pretrained(args.tokenizer, map_location="cuda" if torch.cuda.is_available() else "cpu")
+    tok = VideoTokenizer.from_pretrained(folder, map_location="cuda" if torch.cuda.is_available() else "cpu")
+    if args.lavfi and args.size % tok.cfg.spatial_factor:
+        raise ValueError(f"--size={args.size}: must be a multiple of the tokenizer's spatial_factor {tok.cfg.spatial_factor}")
     if args.lavfi:
         held_out = LavfiDataset(frames=args.frames, size=args.size, length=args.clips, seed=1)
         rows = evaluate_dataset(tok, held_out)

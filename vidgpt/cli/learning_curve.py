@@ -18,11 +18,16 @@ from pathlib import Path
 
 import torch
 
+from vidgpt.cli.app import CommandParser, argparse_app
+from vidgpt.cli.options import Choice, Items, Number, Text
 from vidgpt.evaluate import EVAL_SPLITS, evaluate_generator
 from vidgpt.generator import MODEL_GPT, MODEL_TOKENIZER, VideoGenerator
 from vidgpt.train.export import SNAPSHOT_FILE
 from vidgpt.train.fit import SNAPSHOT_DIR
+from vidgpt.samples import check_writable
+from vidtok.io.atomic import atomic_file
 from vidtok.model import VideoTokenizer
+from vidtok.shapes.world import SPLITS
 
 from vidtok.eval.table import format_table
 
@@ -45,8 +50,11 @@ def learning_curve(run: Path, clips: int, splits: tuple[str, ...] = EVAL_SPLITS,
     points = snapshots(run)
     if not points:
         raise FileNotFoundError(f"{run / SNAPSHOT_DIR} holds no snapshots (train with snapshots=true)")
+    if max_points is not None and max_points < 1:
+        raise ValueError(f"max_points={max_points}: must be >= 1 (or None: every snapshot)")
     if max_points and len(points) > max_points:  # keep the last, spread the rest evenly
-        keep = {round(i * (len(points) - 1) / (max_points - 1)) for i in range(max_points)}
+        keep = ({round(i * (len(points) - 1) / (max_points - 1)) for i in range(max_points)} if max_points > 1
+                else {len(points) - 1})
         points = [p for i, p in enumerate(points) if i in keep]
     tokenizer = VideoTokenizer.from_pretrained(run / MODEL_TOKENIZER).eval()
     rows = []
@@ -82,32 +90,48 @@ def plot(rows: list[dict], splits: tuple[str, ...], path: Path) -> None:
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", required=True, help="a stage-2 run folder trained with snapshots=true")
-    parser.add_argument("--clips", type=int, default=48, help="videos per split per snapshot")
-    parser.add_argument("--splits", nargs="*", default=list(EVAL_SPLITS))
-    parser.add_argument("--cfg-scale", type=float, default=1.0, help="classifier-free guidance (1 = off)")
-    parser.add_argument("--top-k", type=int, default=None, help="top-k sampling (default: off)")
-    parser.add_argument("--max-points", type=int, default=None, help="evaluate at most this many snapshots")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    parser.add_argument("--out", default=None)
-    args = parser.parse_args(argv)
+parser = CommandParser("vidgpt-learning-curve", __doc__)
+parser.add_argument("--run", required=True, help="a stage-2 run folder trained with snapshots=true")
+parser.add_argument("--clips", type=int, default=48, help="videos per split per snapshot")
+parser.add_argument("--splits", nargs="*", default=list(EVAL_SPLITS))
+parser.add_argument("--cfg-scale", type=float, default=1.0, help="classifier-free guidance (1 = off)")
+parser.add_argument("--top-k", type=int, default=None, help="top-k sampling (default: off)")
+parser.add_argument("--max-points", type=int, default=None, help="evaluate at most this many snapshots")
+parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+parser.add_argument("--out", default=None, help="the output folder (default: <run>/learning_curve)")
+
+OPTIONS = {
+    "--run": Text(),
+    "--clips": Number(int, minimum=1),
+    "--splits": Items(Choice(SPLITS)),
+    "--cfg-scale": Number(float, minimum=0, note="1: no guidance"),
+    "--top-k": Number(int, minimum=1, optional=True),
+    "--max-points": Number(int, minimum=1, optional=True),
+    "--threads": Number(int, minimum=0, note="0: torch's default"),
+    "--out": Text(optional=True),
+}
+
+
+@argparse_app(parser, OPTIONS)
+def main(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     run = Path(args.run)
     out = Path(args.out) if args.out else run / "learning_curve"
+    if not (run / MODEL_TOKENIZER).is_dir():  # before the output folder is made inside it
+        raise FileNotFoundError(f"--run={args.run}: no {MODEL_TOKENIZER}/ folder, not a stage-2 run folder")
+    if not snapshots(run):
+        raise FileNotFoundError(f"--run={args.run}: {run / SNAPSHOT_DIR} holds no snapshots (train with snapshots=true)")
+    check_writable(out)  # now, not after minutes of evaluation
     start = time.perf_counter()
-    try:
-        rows = learning_curve(run, args.clips, tuple(args.splits), max_points=args.max_points,
-                              cfg_scale=args.cfg_scale, top_k=args.top_k)
-    except (FileNotFoundError, ValueError) as err:
-        parser.error(str(err))
-    out.mkdir(parents=True, exist_ok=True)
+    rows = learning_curve(run, args.clips, tuple(args.splits), max_points=args.max_points,
+                          cfg_scale=args.cfg_scale, top_k=args.top_k)
     table = format_table(rows)
-    (out / "learning_curve.md").write_text(table + "\n")
-    (out / "learning_curve.json").write_text(json.dumps(rows, indent=2))
-    plot(rows, tuple(args.splits), out / "learning_curve.png")
+    for name, text in (("learning_curve.md", table + "\n"), ("learning_curve.json", json.dumps(rows, indent=2))):
+        with atomic_file(out / name) as tmp:  # never a half-written file under the real name
+            tmp.write_text(text)
+    with atomic_file(out / "learning_curve.png") as tmp:
+        plot(rows, tuple(args.splits), tmp)
     print(table)
     print(f"({args.clips} videos per split per snapshot, {time.perf_counter() - start:.0f} s; written to {out})")
     return 0

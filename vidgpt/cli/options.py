@@ -16,7 +16,7 @@ from typing import Any, Iterator, Mapping
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-_ABSENT = object()
+ABSENT = object()  # a key the config does not have
 
 
 def _fail(key: str, value: Any, why: str) -> ValueError:
@@ -31,12 +31,16 @@ class Number:
     minimum: float | None = None
     maximum: float | None = None
     above: float | None = None  # an exclusive lower bound
+    below: float | None = None  # an exclusive upper bound
     optional: bool = False  # null allowed
     note: str = ""  # what the allowed values mean, appended to the message
+    from_text: bool = False  # an integer's text allowed too (what `${oc.env:RANK,0}` gives)
 
     def check(self, key: str, value: Any) -> None:
         if value is None and self.optional:
             return
+        if self.from_text and isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+            value = int(value)
         ok = isinstance(value, int) if self.kind is int else isinstance(value, (int, float))
         if isinstance(value, bool) or not ok:
             what = "an integer" if self.kind is int else "a number"
@@ -45,7 +49,8 @@ class Number:
             raise _fail(key, value, "must be a finite number")
         bad = ((self.minimum is not None and value < self.minimum and f"must be >= {self.minimum}")
                or (self.above is not None and value <= self.above and f"must be > {self.above}")
-               or (self.maximum is not None and value > self.maximum and f"must be <= {self.maximum}"))
+               or (self.maximum is not None and value > self.maximum and f"must be <= {self.maximum}")
+               or (self.below is not None and value >= self.below and f"must be < {self.below}"))
         if bad:
             raise _fail(key, value, bad + (f" ({self.note})" if self.note else ""))
 
@@ -75,11 +80,15 @@ class Choice:
 
 @dataclass(frozen=True)
 class Flag:
-    """true or false."""
+    """true or false (or null, where ``optional``)."""
+
+    optional: bool = False
 
     def check(self, key: str, value: Any) -> None:
+        if value is None and self.optional:
+            return
         if not isinstance(value, bool):
-            raise _fail(key, value, "expected true or false")
+            raise _fail(key, value, "expected true or false" + (" or null" if self.optional else ""))
 
 
 @dataclass(frozen=True)
@@ -100,18 +109,28 @@ class Text:
 
 @dataclass(frozen=True)
 class Items:
-    """A list whose every item passes ``item``; at least ``least`` of them."""
+    """A list whose every item passes ``item``; at least ``least`` of them, at most ``most``; no repeats if ``unique``."""
 
     item: Any
     least: int = 1
+    most: int | None = None
+    unique: bool = False
 
     def check(self, key: str, value: Any) -> None:
         if isinstance(value, str) or not isinstance(value, (list, tuple, ListConfig)):
             raise _fail(key, value, "expected a list, e.g. [a,b]")
+        if self.most == self.least and len(value) != self.least:
+            raise _fail(key, list(value), f"needs exactly {self.least} item(s)")
         if len(value) < self.least:
             raise _fail(key, list(value), f"needs at least {self.least} item(s)")
+        if self.most is not None and len(value) > self.most:
+            raise _fail(key, list(value), f"takes at most {self.most} item(s)")
         for i, v in enumerate(value):
             self.item.check(f"{key}[{i}]", v)
+        if self.unique:
+            seen = [v for i, v in enumerate(value) if v in list(value)[:i]]
+            if seen:
+                raise _fail(key, list(value), f"names {seen[0]} twice")
 
 
 @dataclass(frozen=True)
@@ -180,6 +199,21 @@ class Accelerator:
             raise _fail(key, value, "this machine has no CUDA device (use trainer=cpu)")
 
 
+@dataclass(frozen=True)
+class Devices:
+    """Lightning's ``trainer.devices``: a count (>= 1, or -1 for all), "auto", or a list of device indices."""
+
+    def check(self, key: str, value: Any) -> None:
+        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and (value >= 1 or value == -1)):
+            return
+        if isinstance(value, (list, tuple)) and value and all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value):
+            return
+        if isinstance(value, str) and re.fullmatch(r"\d+(,\d*)*", value.strip()):  # Lightning's "0,1" / "2"
+            return
+        raise _fail(key, value, "expected a device count >= 1 (-1: all), auto, or a list of indices, e.g. [0,1]")
+
+
 MODEL_WORD = "model"  # a sampling option left to the model folder's generation.json
 
 
@@ -212,8 +246,8 @@ def sampling_settings(cfg: DictConfig) -> dict[str, Any]:
 def check_options(cfg: DictConfig, rules: Mapping[str, Any]) -> None:
     """Raise ValueError for the first option breaking its rule, then for any number anywhere that is not finite."""
     for key, rule in rules.items():
-        value = OmegaConf.select(cfg, key, default=_ABSENT, throw_on_missing=False)
-        if value is _ABSENT or value == "???":  # not in this config, or a mandatory value the command asks for
+        value = OmegaConf.select(cfg, key, default=ABSENT, throw_on_missing=False)
+        if value is ABSENT or value == "???":  # not in this config, or a mandatory value the command asks for
             continue
         rule.check(key, OmegaConf.to_object(value) if isinstance(value, (DictConfig, ListConfig)) else value)
     for key, value in _leaves(cfg, ""):
@@ -235,6 +269,8 @@ def _leaves(node: Any, prefix: str) -> Iterator[tuple[str, Any]]:
 
 
 # ---- the rules the commands share
+# numpy and Lightning's seed_everything take seeds in [0, 2**32): a larger one would be replaced by 0
+SEED = Number(int, minimum=0, maximum=2**32 - 1)
 SAMPLING = {
     "frames": Number(int, minimum=1, optional=True),
     "schedule": OrModel(Choice(("raster", "diagonal"))),
@@ -245,13 +281,14 @@ SAMPLING = {
     "top_k": OrModel(Number(int, minimum=1, optional=True)),
     "top_p": OrModel(Number(float, above=0, maximum=1, optional=True)),
     "batch_size": Number(int, minimum=1),
-    "seed": Number(int, minimum=0),
+    "seed": SEED,
     "device": Device(),
     "out_dir": Text(),
 }
 
 TRAINING = {
-    "seed": Number(int, minimum=0),
+    "seed": SEED,
+    "objective": Text(optional=True),
     "checkpoint_every_n_steps": Number(int, minimum=1),
     "resume": Text(optional=True),
     "init_from": Text(optional=True),
@@ -260,6 +297,8 @@ TRAINING = {
     "trainer.max_steps": Steps(),
     "trainer.max_time": Duration(),
     "trainer.accelerator": Accelerator(),
+    "trainer.devices": Devices(),
+    "trainer.num_nodes": Number(int, minimum=1),
     "trainer.log_every_n_steps": Number(int, minimum=1),
     "trainer.val_check_interval": Number(float, above=0, optional=True),
     "trainer.check_val_every_n_epoch": Number(int, minimum=1, optional=True),
@@ -269,6 +308,8 @@ TRAINING = {
     "trainer.accumulate_grad_batches": Number(int, minimum=1),
     "trainer.enable_progress_bar": Flag(),
     "recipe.lr": Number(float, minimum=0),
+    "recipe.min_lr_ratio": Number(float, minimum=0, maximum=1, note="the LR at the schedule's end, as a share of recipe.lr"),
+    "recipe.betas": Items(Number(float, minimum=0, below=1), least=2, most=2),
     "recipe.warmup_steps": Number(int, minimum=0),
     "recipe.weight_decay": Number(float, minimum=0),
     "recipe.max_minutes": Number(float, above=0, optional=True),

@@ -15,6 +15,8 @@ import argparse
 import shutil
 from pathlib import Path
 
+from vidgpt.cli.app import CommandParser, argparse_app
+
 from vidgpt.generator import MODEL_GPT, MODEL_TOKENIZER, VideoGenerator
 from vidgpt.model.config import VidGPTConfig
 from vidgpt.model.gpt import CONFIG_FILE
@@ -56,17 +58,16 @@ def replace_decoder(model: Path, tokenizer: Path, decoder_padding: str | None = 
     return fingerprint
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, help="a model folder (gpt/ + tokenizer/), changed in place")
-    parser.add_argument("--tokenizer", required=True, help="a decoder fine-tune of the model's tokenizer")
-    parser.add_argument("--decoder-padding", choices=PADDINGS, default=None,
-                        help="also switch the decoder's padding (circular: for content that wraps around, as Shapes does)")
-    args = parser.parse_args(argv)
-    try:
-        fingerprint = replace_decoder(Path(args.model), Path(args.tokenizer), args.decoder_padding)
-    except (FileNotFoundError, ValueError) as err:
-        parser.error(str(err))
+parser = CommandParser("vidgpt-replace-decoder", __doc__)
+parser.add_argument("--model", required=True, help="a model folder (gpt/ + tokenizer/), changed in place")
+parser.add_argument("--tokenizer", required=True, help="a decoder fine-tune of the model's tokenizer")
+parser.add_argument("--decoder-padding", choices=PADDINGS, default=None,
+                    help="also switch the decoder's padding (circular: for content that wraps around, as Shapes does)")
+
+
+@argparse_app(parser)
+def main(args: argparse.Namespace) -> int:
+    fingerprint = replace_decoder(Path(args.model), Path(args.tokenizer), args.decoder_padding)
     print(f"{args.model}: tokenizer replaced by {args.tokenizer} (same codes, fingerprint {fingerprint[:12]}...)")
     return 0
 

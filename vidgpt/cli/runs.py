@@ -9,6 +9,7 @@ when it lies in one's ``checkpoints/``, else in a new one.
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 from vidtok.train.trainer import CHECKPOINT_DIR
@@ -28,10 +29,13 @@ def resume_checkpoint(resume: str | None) -> str | None:
         ckpt = path / CHECKPOINT_DIR / LAST
         if not ckpt.is_file():
             raise FileNotFoundError(f"resume={resume}: no {CHECKPOINT_DIR}/{LAST} in that run folder")
-        return str(ckpt)
-    if path.is_file() and path.suffix == ".ckpt":
-        return str(path)
-    raise FileNotFoundError(f"resume={resume}: not a run folder or a .ckpt file")
+    elif path.is_file() and path.suffix == ".ckpt":
+        ckpt = path
+    else:
+        raise FileNotFoundError(f"resume={resume}: not a run folder or a .ckpt file")
+    if not zipfile.is_zipfile(ckpt):  # what torch.save writes; a truncated or foreign file is not one
+        raise ValueError(f"resume={resume}: {ckpt} is not a readable checkpoint (truncated, or not written by training)")
+    return str(ckpt)
 
 
 def run_folder(resume: str | None) -> str | None:

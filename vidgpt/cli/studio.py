@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import socket
+
 from omegaconf import DictConfig
 
 from vidgpt.cli.app import hydra_app
@@ -16,15 +19,35 @@ OPTIONS = {
     "share": Flag(),
     "dtype": Choice(tuple(DTYPES)),
     "device": Device(),
+    "out_dir": Text(),
 }
 
 
+def check_listen(host: str, port: int) -> None:
+    """Whether the page can be served on host:port, asked now rather than after the model has loaded."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as e:
+        raise ValueError(f"host={host!r}: not a name or address this machine can serve on ({e})") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as e:
+            if e.errno == errno.EADDRNOTAVAIL:
+                raise ValueError(f"host={host!r}: not an address of this machine ({e.strerror})") from None
+            what = "in use (another studio?): pick another port" if e.errno == errno.EADDRINUSE else e.strerror
+            raise ValueError(f"port={port}: cannot serve on {host}:{port}, {what}") from None
+
+
 def studio(cfg: DictConfig) -> None:
+    check_listen(str(cfg.host), cfg.port)
+    folder = model_folder(cfg.model)
     try:
         from vidgpt.studio.app import launch  # noqa: PLC0415
     except ImportError as e:
         raise ValueError(f"the studio needs its extra: pip install \".[studio]\" ({e.name} is missing)") from None
-    generator = VideoGenerator.from_pretrained(model_folder(cfg.model), device=cfg.device, dtype=cfg.dtype)
+    generator = VideoGenerator.from_pretrained(folder, device=cfg.device, dtype=cfg.dtype)
     print(f"vidgpt studio: http://{cfg.host}:{cfg.port}  (Ctrl-C stops it)", flush=True)
     launch(generator, port=cfg.port, host=cfg.host, share=cfg.share, out_dir=cfg.out_dir)
 

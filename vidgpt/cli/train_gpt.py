@@ -13,13 +13,16 @@ import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
 from vidgpt.cli.app import hydra_app
-from vidgpt.cli.common import dataset, is_rank_zero, run_dir, trainer_from_config
+from vidgpt.cli.common import check_size, dataset, is_rank_zero, run_dir, trainer_from_config
 from vidgpt.cli.options import TRAINING, Flag, Number, Text
 from vidgpt.cli.runs import resume_checkpoint
 from vidgpt.cli.sweep import objective
-from vidgpt.generator import MODEL_TOKENIZER
+from vidgpt.generator import MODEL_GPT, MODEL_TOKENIZER
+from vidgpt.model.gpt import CONFIG_FILE
 from vidgpt.train.fit import train_gpt
 from vidtok.io.atomic import atomic_folder
+from vidtok.train.steps import check_fills_a_batch
+from vidtok.model import TokenizerConfig
 from vidtok.model.pretrained import resolve as resolve_tokenizer
 
 
@@ -37,6 +40,10 @@ OPTIONS = {
     "recipe.diagonal_mask_prob": Number(float, minimum=0, maximum=1),
     "recipe.schedule_minutes": Number(float, above=0, optional=True),
     "recipe.distill_cfg_scale": Number(float, minimum=0, optional=True),
+    "recipe.total_steps": Number(int, minimum=1, optional=True),
+    "recipe.fused": Flag(optional=True),
+    "recipe.diagonal_window": Number(int, minimum=1),
+    "recipe.diagonal_frame_window": Number(int, minimum=1, optional=True),
 }
 
 
@@ -46,6 +53,9 @@ def train(cfg: DictConfig) -> Path | float:
     if init_from is not None:
         if not init_from.is_dir():
             raise FileNotFoundError(f"init_from={cfg.init_from}: no such model folder")
+        if not (init_from / MODEL_GPT / CONFIG_FILE).is_file():
+            raise FileNotFoundError(f"init_from={cfg.init_from}: not a model folder (no {MODEL_GPT}/{CONFIG_FILE}; "
+                                    "vidgpt-train writes gpt/ + tokenizer/)")
         if OmegaConf.is_missing(cfg, "tokenizer_dir"):
             cfg.tokenizer_dir = str(init_from / MODEL_TOKENIZER)  # the model's own stage 1
     elif OmegaConf.is_missing(cfg, "tokenizer_dir"):
@@ -57,6 +67,9 @@ def train(cfg: DictConfig) -> Path | float:
         raise FileNotFoundError(f"tokenizer_dir={cfg.tokenizer_dir}: {e}") from None
     if not (tokenizer_dir / "config.json").is_file():
         raise FileNotFoundError(f"tokenizer_dir={cfg.tokenizer_dir}: not a tokenizer folder (no config.json)")
+    check_size(cfg.size, TokenizerConfig.load(tokenizer_dir / "config.json").spatial_factor)
+    train_data, val_data = dataset(cfg.data.train, "data.train", required=True), dataset(cfg.data.val, "data.val")
+    check_fills_a_batch(train_data, cfg.data.batch_size)  # before the tokenizer is copied into the run folder
     ckpt = resume_checkpoint(cfg.resume)
     L.seed_everything(cfg.seed, workers=True)
     if is_rank_zero():
@@ -64,9 +77,9 @@ def train(cfg: DictConfig) -> Path | float:
             shutil.copytree(tokenizer_dir, tmp, dirs_exist_ok=True)
     train_gpt(
         tokenizer_dir,
-        dataset(cfg.data.train),
+        train_data,
         run,
-        val_data=dataset(cfg.data.val),
+        val_data=val_data,
         preset=cfg.gpt.preset,
         backbone=OmegaConf.to_container(cfg.gpt.backbone),
         prompt_length=cfg.gpt.prompt_length,

@@ -9,8 +9,8 @@ import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
 from vidgpt.cli.app import hydra_app
-from vidgpt.cli.common import dataset, is_rank_zero, run_dir, trainer_from_config
-from vidgpt.cli.options import TRAINING, Choice, Number
+from vidgpt.cli.common import check_size, dataset, is_rank_zero, run_dir, trainer_from_config
+from vidgpt.cli.options import TRAINING, Choice, Flag, Number, Steps
 from vidgpt.cli.runs import resume_checkpoint
 from vidgpt.cli.sweep import objective
 from vidtok.model import TokenizerConfig, VideoTokenizer
@@ -26,7 +26,21 @@ OPTIONS = {
     "decoder_padding": Choice(PADDINGS, optional=True),
     "recipe.code_noise": Number(float, minimum=0, maximum=1),
     "recipe.crop": Number(int, minimum=8, optional=True),
+    "recipe.crop_uniform": Number(float, minimum=0, maximum=1),
+    "recipe.grad_clip": Number(float, minimum=0, optional=True, note="0: no clipping"),
+    "recipe.max_steps": Steps(),
+    "recipe.l1_weight": Number(float, minimum=0),
+    "recipe.l1_start": Number(int, minimum=0),
+    "recipe.l2_weight": Number(float, minimum=0),
+    "recipe.saliency": Number(float, minimum=0),
+    "recipe.saliency_spread": Number(int, minimum=0),
+    "recipe.quantizer_weight": Number(float, minimum=0),
     "recipe.adversarial_weight": Number(float, minimum=0),
+    "recipe.adversarial_start": Number(int, minimum=0),
+    "recipe.disc_lr": Number(float, minimum=0),
+    "recipe.disc_channels": Number(int, minimum=1),
+    "recipe.log_images_every": Number(int, minimum=0, note="0: never"),
+    "recipe.freeze_encoder": Flag(),
 }
 
 
@@ -47,11 +61,12 @@ def train(cfg: DictConfig) -> Path | float:
         if not ckpt:  # a resumed fine-tune has its checkpoint
             start = VideoTokenizer(model_cfg)
             start.load_state_dict(VideoTokenizer.from_pretrained(folder).state_dict())
+    check_size(cfg.size, model_cfg.spatial_factor)
     recipe = OmegaConf.to_container(cfg.recipe, resolve=True)
     train_tokenizer(
         model_cfg,
-        dataset(cfg.data.train),
-        dataset(cfg.data.val),
+        dataset(cfg.data.train, "data.train", required=True),
+        dataset(cfg.data.val, "data.val"),
         out_dir=run,
         train_cfg=TrainConfig(**recipe),
         batch_size=cfg.data.batch_size,

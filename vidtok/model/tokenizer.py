@@ -18,6 +18,7 @@ in one pass, because nothing but those convs mixes frames.
 from __future__ import annotations
 
 import math
+import operator
 from pathlib import Path
 
 import torch
@@ -204,6 +205,17 @@ class VideoTokenizer(nn.Module):
             raise ValueError(f"expected a float video in [-1, 1], got dtype {video.dtype} (use vidtok.data.convert.to_tensor)")
         self._check_size(*video.shape[2:])
 
+    def _check_values(self, video: torch.Tensor) -> torch.Tensor:
+        """The video in the weights' dtype, refused if it holds NaN/inf or lies outside [-1, 1] (0..255 pixels, say):
+        either would give codes without an error."""
+        if not bool(torch.isfinite(video).all()):
+            raise ValueError("expected a float video in [-1, 1], got NaN or infinite values")
+        lo, hi = float(video.min()), float(video.max())
+        if lo < -1.001 or hi > 1.001:
+            raise ValueError(f"expected a float video in [-1, 1], got values in [{lo:g}, {hi:g}] "
+                             "(uint8 pixels: vidtok.data.convert.to_tensor)")
+        return video.to(next(self.parameters()).dtype)
+
     def _pad_frames(self, video: torch.Tensor) -> torch.Tensor:
         """Repeat the last frame so that T = 1 + tf*k."""
         tf, t = self.cfg.temporal_factor, video.shape[2]
@@ -230,6 +242,7 @@ class VideoTokenizer(nn.Module):
     def encode(self, video: torch.Tensor, chunk_latents: int | None = None) -> torch.Tensor:
         """float (B, 3, T, H, W) in [-1, 1] -> LongTensor (B, t, h, w), t = 1 + ceil((T-1)/temporal_factor)."""
         self._check_video(video)
+        video = self._check_values(video)
         video = self._pad_frames(video)
         tf = self.cfg.temporal_factor
         n = chunk_latents or self.default_chunk_latents
@@ -251,6 +264,10 @@ class VideoTokenizer(nn.Module):
         tf, t = self.cfg.temporal_factor, codes.shape[1]
         full = 1 + tf * (t - 1)
         frames = full if frames is None else frames
+        try:
+            frames = operator.index(frames)  # an int, numpy's too; not 2.5
+        except TypeError:
+            raise ValueError(f"frames={frames!r}: expected an integer (or None: {full})") from None
         if not full - tf < frames <= full:
             raise ValueError(f"frames={frames} does not fit {t} latent frames (expected {max(1, full - tf + 1)}..{full})")
         n = chunk_latents or self.default_chunk_latents
@@ -295,10 +312,14 @@ class VideoTokenizer(nn.Module):
     def from_pretrained(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> "VideoTokenizer":
         """Rebuild from `save_pretrained` output, or a shipped tokenizer by name (``"natural"``, see
         `vidtok.model.pretrained`); a config that does not match the weights is a ValueError."""
+        if not isinstance(directory, (str, Path)):
+            raise TypeError(f"directory={directory!r}: expected a tokenizer folder (str or Path) or a shipped name")
         directory = resolve(directory)
         weights = directory / WEIGHTS_NAME
         if not weights.is_file():
-            raise FileNotFoundError(f"tokenizer weights not found: {weights}")
+            inside = f" (a model folder: its tokenizer is {directory / 'tokenizer'})" if (
+                directory / "tokenizer" / WEIGHTS_NAME).is_file() else ""
+            raise FileNotFoundError(f"tokenizer weights not found: {weights}{inside}")
         model = cls(TokenizerConfig.load(directory / CONFIG_NAME))
         try:
             state = load_file(str(weights), device=str(map_location))
