@@ -61,10 +61,7 @@ def train(cfg: DictConfig) -> Path | float:
     elif OmegaConf.is_missing(cfg, "tokenizer_dir"):
         raise ValueError("name stage 1 with tokenizer_dir=<tokenizer folder>, or a model to fine-tune with "
                          "init_from=<model folder>")
-    try:
-        tokenizer_dir = resolve_tokenizer(cfg.tokenizer_dir)  # a folder, or a shipped tokenizer's name
-    except FileNotFoundError as e:
-        raise FileNotFoundError(f"tokenizer_dir={cfg.tokenizer_dir}: {e}") from None
+    tokenizer_dir = resolve_tokenizer(cfg.tokenizer_dir)  # a folder, or a shipped tokenizer's name
     if not (tokenizer_dir / "config.json").is_file():
         raise FileNotFoundError(f"tokenizer_dir={cfg.tokenizer_dir}: not a tokenizer folder (no config.json)")
     check_size(cfg.size, TokenizerConfig.load(tokenizer_dir / "config.json").spatial_factor)

@@ -15,15 +15,10 @@ def shipped_names() -> list[str]:
 
 
 def resolve(name_or_path: str | Path) -> Path:
-    """A tokenizer folder: ``name_or_path`` itself where it exists, else the shipped tokenizer of that name.
-
-    A path wins over a name, so a folder called ``natural`` in the working directory is what it says.
-    Raises FileNotFoundError naming the shipped names when neither exists.
-    """
+    """A tokenizer folder: ``name_or_path`` itself where it exists or names no shipped tokenizer, else the
+    shipped tokenizer of that name. A path wins over a name, so a folder called ``natural`` in the working
+    directory is what it says; a path that does not exist comes back as it is, for the caller to report."""
     path = Path(name_or_path).expanduser()
-    if path.exists():
-        return path
-    if isinstance(name_or_path, str) and "/" not in name_or_path and (PRETRAINED_DIR / name_or_path).is_dir():
+    if not path.exists() and isinstance(name_or_path, str) and name_or_path in shipped_names():
         return PRETRAINED_DIR / name_or_path
-    names = ", ".join(shipped_names()) or "none"
-    raise FileNotFoundError(f"tokenizer not found: {name_or_path} (not a folder, nor a shipped tokenizer: {names})")
+    return path

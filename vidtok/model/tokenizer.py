@@ -38,7 +38,7 @@ from vidtok.model.layers import (
     time_to_depth,
 )
 from vidtok.model.quantizer import Quantizer
-from vidtok.model.pretrained import resolve
+from vidtok.model.pretrained import resolve, shipped_names
 from vidtok.io.atomic import atomic_folder
 
 CONFIG_NAME = "config.json"
@@ -319,6 +319,8 @@ class VideoTokenizer(nn.Module):
         if not weights.is_file():
             inside = f" (a model folder: its tokenizer is {directory / 'tokenizer'})" if (
                 directory / "tokenizer" / WEIGHTS_NAME).is_file() else ""
+            if not inside and not directory.exists():
+                inside = f" (shipped tokenizers load by name: {', '.join(shipped_names()) or 'none installed'})"
             raise FileNotFoundError(f"tokenizer weights not found: {weights}{inside}")
         model = cls(TokenizerConfig.load(directory / CONFIG_NAME))
         try:
