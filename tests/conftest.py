@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """A model folder (tokenizer/ + gpt/) with tiny random weights: what stage 2 exports, in miniature."""
-    from vidgpt.model import PromptTokenizer, VidGPT, tokenizer_identity
+    from vidgpt.model import PromptVocab, VidGPT, tokenizer_identity
     from vidtok.shapes.world import SPLITS, split_combinations
     from vidtok.model import TokenizerConfig, VideoTokenizer
 
@@ -24,7 +24,7 @@ def tiny_model_dir(tmp_path_factory):
     tokenizer = VideoTokenizer(TokenizerConfig(channels=[8, 16], blocks=1, pixel_channels=[8], codebook_size=64)).eval()
     tokenizer.save_pretrained(root / "tokenizer")
     captions = [a.caption for s in SPLITS for a in split_combinations(s)]
-    prompt = PromptTokenizer.fit(captions, vocab_size=300)
+    prompt = PromptVocab.fit(captions, vocab_size=300)
     gpt = VidGPT.build(prompt, tokenizer.latent_shape(9, 32, 32), tokenizer.codebook_size, prompt_length=16,
                        preset="tiny", tokenizer=tokenizer_identity(tokenizer, 9, 32, 32))
     gpt.save_pretrained(root / "gpt")

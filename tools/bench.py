@@ -14,13 +14,16 @@ from pathlib import Path
 from vidtok.eval.table import format_table
 
 HERE = Path(__file__).resolve().parent
+RENAMED = {"decode": "sampling"}  # old topic -> new: told, not run
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("topics", nargs="*", help="bench topics to run (default: all), e.g. data shapes decode")
+    parser.add_argument("topics", nargs="*", help="bench topics to run (default: all), e.g. data shapes sampling")
     args = parser.parse_args(argv)
     found = sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
+    for topic in set(args.topics) & set(RENAMED):
+        parser.error(f"bench topic {topic!r} is now {RENAMED[topic]!r}")
     unknown = set(args.topics) - set(found)
     if unknown:
         parser.error(f"unknown bench topic(s) {sorted(unknown)}; available: {found}")

@@ -3,7 +3,7 @@
 17-frame clips at 64x64 (latent grid 5x8x8) and 128x128 (5x16x16): a demo-size VidGPT and a default-config
 tokenizer, both with random weights (speed does not depend on training), batch 1, the generate command's
 sampling (top-k 100, temperature 0.4) with classifier-free guidance 3, as for a plain model, and for the
-default decoding also without guidance, as for a guidance-distilled model (one pass per step instead of
+default sampling also without guidance, as for a guidance-distilled model (one pass per step instead of
 two; the method name ends in "distilled"). Per setting:
 - `frames_per_s`: 17 pixel frames over the wall-clock time until the last streamed frame, decoding included;
   `x_playback` divides it by 8 fps (>= 1: faster than it plays);
@@ -13,8 +13,8 @@ two; the method name ends in "distilled"). Per setting:
 - `first_frame_s`: time to the first streamed frame; `buffer_s`: the shortest wait before starting 8 fps
   playback that never stalls afterwards (0 when generation stays ahead of playback from the first frame).
 Each setting runs on one core (`threads` 1: torch limited to one thread) and on all of them (`threads`
-"auto": the GPT steps choose their thread count by timing, vidgpt/decode/threads.py, and the tokenizer
-decoder uses torch's default). Runs are interleaved, best of `repeats` (tools/bench_decode.py's
+"auto": the GPT steps choose their thread count by timing, vidgpt/sampler/threads.py, and the tokenizer
+decoder uses torch's default). Runs are interleaved, best of `repeats` (tools/bench_sampling.py's
 best_times). `python -m tools.bench_stream`.
 """
 
@@ -25,14 +25,14 @@ from collections.abc import Callable
 
 import torch
 
-from vidgpt.decode.threads import num_threads
-from vidgpt.evaluate import decoding_label
+from vidgpt.sampler.threads import num_threads
+from vidgpt.evaluate import sampling_label
 from vidgpt.generator import VideoGenerator, gpt_dtype
 from vidgpt.model.generation import WHOLE_FRAMES, GenerationConfig
-from vidgpt.model import PromptTokenizer, VidGPT, tokenizer_identity
+from vidgpt.model import PromptVocab, VidGPT, tokenizer_identity
 from vidtok.model import TokenizerConfig, VideoTokenizer
 
-from tools.bench_decode import PROMPT, best_times
+from tools.bench_sampling import PROMPT, best_times
 
 PLAYBACK_FPS = 8
 FRAMES = 17
@@ -47,8 +47,8 @@ SAMPLING = {k: getattr(GenerationConfig(), k) for k in ("top_k", "temperature")}
 
 
 def label(setting: dict) -> str:
-    """decoding_label, plus "distilled" for a setting without guidance."""
-    return decoding_label(setting) + (" distilled" if setting["cfg_scale"] == 1.0 else "")
+    """sampling_label, plus "distilled" for a setting without guidance."""
+    return sampling_label(setting) + (" distilled" if setting["cfg_scale"] == 1.0 else "")
 
 
 def demo_generator(size: int, frames: int = FRAMES, device: str = "cpu", dtype: str = "float32") -> VideoGenerator:
@@ -57,7 +57,7 @@ def demo_generator(size: int, frames: int = FRAMES, device: str = "cpu", dtype: 
     torch.manual_seed(0)
     tokenizer = VideoTokenizer(TokenizerConfig()).eval()
     grid = tuple(int(v) for v in tokenizer.latent_shape(frames, size, size))
-    prompt = PromptTokenizer.fit([PROMPT] * 4, vocab_size=300)
+    prompt = PromptVocab.fit([PROMPT] * 4, vocab_size=300)
     gpt = VidGPT.build(prompt, grid, tokenizer.codebook_size, prompt_length=16, preset="demo",
                        tokenizer=tokenizer_identity(tokenizer, frames, size, size)).eval()
     return VideoGenerator(gpt.to(device, gpt_dtype(dtype)), tokenizer.to(device))
@@ -92,7 +92,7 @@ def buffer_seconds(arrivals: list[tuple[float, int]], fps: float = PLAYBACK_FPS)
 def run(repeats: int = 2, threads: tuple[int | None, ...] = (1, None), sizes: tuple[int, ...] = SIZES,
         device: str = "cpu", dtype: str = "float32") -> list[dict]:
     """Rows per size, thread setting (1, or None: torch's default, the GPT steps choosing by timing; on a
-    GPU only None) and decoding setting."""
+    GPU only None) and sampling setting."""
     rows = []
     if device != "cpu":
         threads = (None,)

@@ -20,7 +20,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
-from vidgpt.model import PromptTokenizer, VidGPT
+from vidgpt.model import PromptVocab, VidGPT
 from vidgpt.train.batches import GPTCollate
 from vidgpt.train.module import GPTModule
 from vidtok.shapes.world import split_combinations
@@ -51,7 +51,7 @@ def flops_per_token(model: VidGPT) -> float:
 def _setup(batch: int, fused: bool, seed: int = 0) -> tuple[GPTModule, dict]:
     torch.manual_seed(seed)
     captions = [a.caption for a in split_combinations("train")]
-    prompt = PromptTokenizer.fit(captions, vocab_size=512)
+    prompt = PromptVocab.fit(captions, vocab_size=512)
     model = VidGPT.build(prompt, GRID, CODEBOOK, prompt_length=PROMPT_LENGTH, preset=PRESET)
     module = GPTModule(model, fused=fused, total_steps=1000, warmup_steps=10)
     items = [{"codes": torch.randint(0, CODEBOOK, GRID), "caption": captions[i % len(captions)]} for i in range(batch)]

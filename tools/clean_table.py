@@ -1,4 +1,4 @@
-"""Where glitches come from: clean videos (every frame read on its own) per decoding setting and per split.
+"""Where glitches come from: clean videos (every frame read on its own) per sampling setting and per split.
 
 Rows, on the same prompts and seeds (vidgpt/evaluate.py's):
 - the tokenizer alone: reconstructions of real clips, and of real clips with a share of their codes
@@ -9,7 +9,7 @@ Each row gives clean videos ± one standard error, clean frames (per-frame all-a
 video-level all-attributes accuracy, and failed frames by reason; table.md and table.json go to `--out`,
 with a plot of failing frames against frame index per row.
 
-    python -m tools.clean_table --model vidgpt/pretrained/shapes --per-split 128 --sweep decoding guidance
+    python -m tools.clean_table --model vidgpt/pretrained/shapes --per-split 128 --sweep sampling guidance
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from vidtok.shapes.clean_frames import FAIL_REASONS, CleanTally, judge_frames
 from vidtok.shapes.report import to_jsonable
 
 SWEEPS: dict[str, list[tuple[str, dict[str, Any]]]] = {
-    "decoding": [("default", {}), ("raster", {"schedule": "raster"}),
+    "sampling": [("default", {}), ("raster", {"schedule": "raster"}),
                  ("w=1 whole frames", {"frame_window": WHOLE_FRAMES}), ("w=1 full overlap", {"frame_window": None})],
     "guidance": [(f"cfg {s:g}", {"cfg_scale": s}) for s in (1.0, 1.5, 2.0, 3.0, 5.0)],
     "guidance-raster": [(f"raster cfg {s:g}", {"schedule": "raster", "cfg_scale": s}) for s in (1.0, 2.0, 3.0)],
@@ -134,12 +134,20 @@ def plot(rows: Sequence[dict], path: Path) -> Path:
     fig.savefig(path, dpi=100)
     return path
 
+RENAMED_SWEEPS = {"decoding": "sampling"}  # old name -> new: told, not taken
+
+
+def _sweep(name: str) -> str:
+    if name in RENAMED_SWEEPS:
+        raise argparse.ArgumentTypeError(f"--sweep {name} is now --sweep {RENAMED_SWEEPS[name]}")
+    return name
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="vidgpt/pretrained/shapes", help="model folder (gpt/ + tokenizer/)")
     parser.add_argument("--per-split", type=int, default=128, help="videos per evaluation split and setting")
-    parser.add_argument("--sweep", nargs="*", default=["decoding"], choices=sorted(SWEEPS),
+    parser.add_argument("--sweep", nargs="*", default=["sampling"], choices=sorted(SWEEPS), type=_sweep,
                         help="groups of settings to generate with (none: the tokenizer rows only)")
     parser.add_argument("--code-noise", type=float, nargs="*", default=[0.01, 0.03],
                         help="shares of codes replaced at random for the tokenizer rows")

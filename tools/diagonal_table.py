@@ -1,10 +1,10 @@
-"""Diagonal decoding against raster on trained models: speed and Shapes prompt following per setting.
+"""Diagonal sampling against raster on trained models: speed and Shapes prompt following per setting.
 
-For each decoding setting (raster; diagonal window 1/2/4 with and without frame overlap; window 1 with
+For each sampling setting (raster; diagonal window 1/2/4 with and without frame overlap; window 1 with
 frame_window 2 and 4, the latter the generate default; window 1 keeping its stand-ins instead of replacing
 them) this measures, on each `--model`:
 - forward steps, tokens/s and the speedup over raster, batch 1, timed in this process with the settings'
-  repeats interleaved (best of `--repeats`, as tools/bench_decode.py does), codes only;
+  repeats interleaved (best of `--repeats`, as tools/bench_sampling.py does), codes only;
 - all-attributes accuracy on test-iid and both composition splits (vidgpt/evaluate.py), `--clips` videos
   per split, the same prompts and seeds for every setting.
 Random-weight demo models on `--speed-grids` (default 5x16x16) add speed rows (accuracy n/a) for grids
@@ -25,15 +25,15 @@ from typing import Any
 import torch
 from matplotlib.figure import Figure
 
-from vidgpt.decode import StaticForward, decode, make_schedule
-from vidgpt.evaluate import EVAL_SPLITS, decoding_label, evaluate_generator
+from vidgpt.sampler import StaticForward, sample_codes, make_schedule
+from vidgpt.evaluate import EVAL_SPLITS, sampling_label, evaluate_generator
 from vidgpt.generator import VideoGenerator, gpt_dtype
 from vidgpt.model.generation import WHOLE_FRAMES, GenerationConfig
 from vidgpt.model import VidGPT
 from vidtok.shapes.report import write_json
 
 from vidtok.eval.table import format_table
-from tools.bench_decode import PROMPT, best_times, demo_model
+from tools.bench_sampling import PROMPT, best_times, demo_model
 
 Setting = dict[str, Any]  # VideoGenerator.generate's schedule options
 DEFAULTS = GenerationConfig()  # a model's default sampling
@@ -65,18 +65,18 @@ def time_settings(gpt: VidGPT, chosen: Sequence[Setting], sampling: dict, repeat
     prompt = gpt.encode_prompts([PROMPT])
     cfg_scale = sampling.get("cfg_scale", 1.0)
     null = gpt.null_prompts(1) if cfg_scale != 1.0 else None
-    forward = StaticForward(gpt)  # made once, as VideoGenerator does: the weight re-layout is no decoding cost
+    forward = StaticForward(gpt)  # made once, as VideoGenerator does: the weight re-layout is no sampling cost
 
     def run(s: Setting) -> Callable[[], torch.Tensor]:
         schedule = schedule_of(s, grid)
         # .cpu(): on a GPU the time counts until the codes exist, not until the last kernel is queued
-        return lambda: decode(gpt, prompt, schedule, null_prompt_ids=null, cfg_scale=cfg_scale,
+        return lambda: sample_codes(gpt, prompt, schedule, null_prompt_ids=null, cfg_scale=cfg_scale,
                               temperature=sampling.get("temperature", 1.0), top_k=sampling.get("top_k"),
                               top_p=sampling.get("top_p"), replace_standins=s.get("replace_standins", True),
                               generator=torch.Generator(gpt.device).manual_seed(0), forward=forward).cpu()
 
-    fns = {decoding_label(s): run(s) for s in chosen}
-    steps = {decoding_label(s): len(schedule_of(s, grid)) + 1 for s in chosen}  # + the prefill
+    fns = {sampling_label(s): run(s) for s in chosen}
+    steps = {sampling_label(s): len(schedule_of(s, grid)) + 1 for s in chosen}  # + the prefill
     fns[min(steps, key=steps.get)]()  # warm-up (lazy inits of the first call) on the shortest setting
     best = best_times(fns, repeats)
     n = gpt.config.num_codes
@@ -104,7 +104,7 @@ def model_rows(name: str, gpt: VidGPT, chosen: Sequence[Setting], sampling: dict
     speed = time_settings(gpt, chosen, sampling, repeats)
     rows = []
     for s in chosen:
-        k = decoding_label(s)
+        k = sampling_label(s)
         row = {"model": name, "grid": "x".join(map(str, gpt.config.grid)), "setting": k, **speed[k]}
         per_split = dict(acc[k]) if acc else dict.fromkeys(EVAL_SPLITS)
         row["clean"] = per_split.pop("clean", None)
@@ -155,7 +155,7 @@ def plot(rows: Sequence[dict], path: Path) -> Path:
     ax.set_ylim(-2, 102)
     ax.set_xlabel("speedup over raster (tokens/s ratio, batch 1)")
     ax.set_ylabel("all-attributes accuracy (%)")
-    ax.set_title("Diagonal decoding: prompt following against speed")
+    ax.set_title("Diagonal sampling: prompt following against speed")
     ax.grid(alpha=0.3)
     if scored:
         ax.legend(fontsize=7)
@@ -199,10 +199,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     chosen = settings()
     if args.settings.strip():
         wanted = {"raster"} | {w.strip().removeprefix("diagonal ") for w in args.settings.split(",") if w.strip()}
-        known = {decoding_label(c).removeprefix("diagonal ") for c in chosen}
+        known = {sampling_label(c).removeprefix("diagonal ") for c in chosen}
         if wanted - known:
             parser.error(f"unknown --settings {sorted(wanted - known)}; choose from {sorted(known)}")
-        chosen = [c for c in chosen if decoding_label(c).removeprefix("diagonal ") in wanted]
+        chosen = [c for c in chosen if sampling_label(c).removeprefix("diagonal ") in wanted]
     before = torch.get_num_threads()
     rows: list[dict] = []
     start = time.perf_counter()
@@ -210,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, gen in generators.items():
             acc = {}
             for s in chosen:
-                k = decoding_label(s)
+                k = sampling_label(s)
                 acc[k] = accuracy(gen, s, sampling, args.clips, args.batch_size, args.seed)
                 print(f"{name} {k}: " + ", ".join(f"{SHORT.get(split, split)} {v}" for split, v in acc[k].items()),
                       flush=True)
@@ -233,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
              f"decoding), {args.threads} thread(s), best of {args.repeats} interleaved rounds, "
              f"on {args.device} in {args.dtype}; clean videos = every frame clean (shapes.md, Frame by frame), over "
              "all splits; acc = all attributes read back from the pixels, video level.")
-    (out / "table.md").write_text(f"# Diagonal decoding against raster\n\n{notes}\n\n{table}\n", encoding="utf-8")
+    (out / "table.md").write_text(f"# Diagonal sampling against raster\n\n{notes}\n\n{table}\n", encoding="utf-8")
     write_json({"settings": chosen, "sampling": sampling, "clips": args.clips, "seed": args.seed,
                 "repeats": args.repeats, "threads": args.threads, "device": args.device,
                 "dtype": args.dtype,

@@ -3,7 +3,7 @@
     python -m tools.readme_gif --out docs/samples.gif
 
 Prompts are listed row by row in `docs/samples.md` next to the GIF (the model's own words, no labels
-drawn on the pixels). Decoding: the model's own settings (its `gpt/generation.json`), as `vidgpt-generate` uses them.
+drawn on the pixels). Sampling: the model's own settings (its `gpt/generation.json`), as `vidgpt-generate` uses them.
 """
 
 from __future__ import annotations

@@ -18,13 +18,15 @@ from pathlib import Path
 from vidgpt.cli.generate import SHIPPED_MODEL
 from vidgpt.generator import MODEL_GPT, MODEL_TOKENIZER, VideoGenerator
 from vidgpt.model.generation import GENERATION_FILE
+from vidgpt.model.gpt import OLD_PROMPT_FILES, PROMPT_FILE
 from vidtok.io.atomic import atomic_folder
+from vidtok.shapes.report import sampling_of
 
 MAX_MB = 40.0
 # what a model folder needs at generation time; logs and training leftovers stay behind
 KEEP = {
-    MODEL_GPT: ("config.json", "generation_config.json", GENERATION_FILE, "model.safetensors", "prompt_tokenizer.json",
-                "vidgpt.json"),
+    MODEL_GPT: ("config.json", "generation_config.json", GENERATION_FILE, "model.safetensors", PROMPT_FILE,
+                *OLD_PROMPT_FILES, "vidgpt.json"),  # a folder saved before the rename has the old name
     MODEL_TOKENIZER: ("config.json", "model.safetensors", "train_config.json"),
 }
 HOW_MADE = """\
@@ -54,14 +56,14 @@ def _pct(x: float | None) -> str:
 
 
 def figures(report: dict) -> str:
-    """Markdown tables from a vidgpt-evaluate report, per split and decoding: first the frame-by-frame
+    """Markdown tables from a vidgpt-evaluate report, per split and sampling setting: first the frame-by-frame
     figures (clean videos ± one standard error, clean frames), then the video-level attribute accuracy."""
-    clean = ["| decoding | split | videos | clean videos | clean frames | video-level all attributes |",
+    clean = ["| sampling | split | videos | clean videos | clean frames | video-level all attributes |",
              "|---|---|---|---|---|---|"]
-    lines = ["| decoding | split | videos | all attributes | shape | colour | size | direction | speed |",
+    lines = ["| sampling | split | videos | all attributes | shape | colour | size | direction | speed |",
              "|---|---|---|---|---|---|---|---|---|"]
-    results = report.get("compare") or {report.get("label", "evaluated"): report}  # several decodings, or one
-    sampling = {k: v for k, v in next(iter(results.values())).get("decoding", {}).items()
+    results = report.get("compare") or {report.get("label", "evaluated"): report}  # several sampling settings, or one
+    sampling = {k: v for k, v in sampling_of(next(iter(results.values()))).items()
                 if k in ("cfg_scale", "temperature", "top_k", "top_p") and v is not None}
     for label, result in results.items():
         for split, group in result.get("splits", {}).items():
@@ -74,7 +76,7 @@ def figures(report: dict) -> str:
             cells = [f"{100 * acc[k]:.1f}%" if acc.get(k) is not None else "n/a"
                      for k in ("all", "shape", "colour", "size", "direction", "speed")]
             lines.append(f"| {label} | {split} | {group['videos']} | " + " | ".join(cells) + " |")
-    head = [", ".join(f"{k} {v}" for k, v in sampling.items()) + " for every decoding.", ""] if sampling else []
+    head = [", ".join(f"{k} {v}" for k, v in sampling.items()) + " for every setting.", ""] if sampling else []
     body = ["Clean: every frame holds just the captioned object, of its colour and area, moving as captioned "
             '(shapes.md, "Frame by frame").', "", *clean, "", "Video level (attributes read from medians over frames):",
             "", *lines] if len(clean) > 2 else lines
@@ -82,19 +84,19 @@ def figures(report: dict) -> str:
 
 
 def check_report(report: dict, generation: dict) -> None:
-    """The card's figures must be of the settings the model ships with: every decoding of the report sampled
+    """The card's figures must be of the settings the model ships with: every setting of the report sampled
     with the model's guidance, temperature, top-k and top-p, and one of them with its own schedule."""
     results = report.get("compare") or {report.get("label", "evaluated"): report}
     for label, result in results.items():
-        decoding = result.get("decoding", {})
-        differ = {k: decoding.get(k) for k in ("cfg_scale", "temperature", "top_k", "top_p")
-                  if decoding.get(k) != generation[k]}
+        sampling = sampling_of(result)
+        differ = {k: sampling.get(k) for k in ("cfg_scale", "temperature", "top_k", "top_p")
+                  if sampling.get(k) != generation[k]}
         if differ:
             raise ValueError(f"the report's {label!r} was sampled with {differ}, the model's settings are "
                              f"{ {k: generation[k] for k in differ} }: evaluate the model with its own settings")
     own = ("schedule", "window", "frame_window") if generation["schedule"] == "diagonal" else ("schedule",)
-    if not any(all(r.get("decoding", {}).get(k) == generation[k] for k in own) for r in results.values()):
-        raise ValueError(f"the report has no decoding with the model's own {', '.join(own)} "
+    if not any(all(sampling_of(r).get(k) == generation[k] for k in own) for r in results.values()):
+        raise ValueError(f"the report has no result sampled with the model's own {', '.join(own)} "
                          f"({', '.join(f'{k} {generation[k]}' for k in own)})")
 
 

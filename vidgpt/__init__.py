@@ -1,4 +1,4 @@
-"""vidgpt: a prompt-conditioned causal GPT over vidtok's video codes, with raster and diagonal decoding."""
+"""vidgpt: a prompt-conditioned causal GPT over vidtok's video codes, with raster and diagonal sampling."""
 
 from __future__ import annotations
 

@@ -19,8 +19,8 @@ from vidtok.shapes.evaluate import evaluate_videos
 EVAL_SPLITS = ("test-iid", "test-comp-shape-colour", "test-comp-colour-direction")
 
 
-def decoding_label(options: dict[str, Any]) -> str:
-    """A decoding setting's name in tables and reports: "raster", "diagonal w=1", "diagonal w=1 fw=4"
+def sampling_label(options: dict[str, Any]) -> str:
+    """A sampling setting's name in tables and reports: "raster", "diagonal w=1", "diagonal w=1 fw=4"
     (frame_window 4), "diagonal w=1 whole frames" (frame_window of the grid's width or more), ..."""
     if options["schedule"] == "raster":
         return "raster"
@@ -72,7 +72,7 @@ def evaluate_generator(
     schedules: Sequence[dict[str, Any]] = ({"schedule": "raster"},), batch_size: int = 16, seed: int = 0,
     frechet: bool = False, i3d_path: str | None = None, progress: bool = True,
 ) -> dict[str, dict]:
-    """{schedule label: evaluate_videos result with a "speed" entry} for each decoding setting.
+    """{schedule label: evaluate_videos result with a "speed" entry} for each sampling setting.
 
     ``frechet`` adds Fréchet distances of the generated videos to real test-iid clips, next to the
     real-vs-real floor (``i3d_path``: also real FVD).
@@ -82,11 +82,11 @@ def evaluate_generator(
         # the model's settings where none are given: the report records the numbers it sampled with
         given = {k: v for k, v in options.items() if k in GenerationConfig.__dataclass_fields__}
         options = {**options, **generator.settings(**given).to_dict()}
-        label = decoding_label(options)
+        label = sampling_label(options)
         items, speed = generate_split_videos(generator, splits, per_split, options, batch_size, seed, progress)
         result = evaluate_videos(items, size=(generator.gpt.config.tokenizer or {}).get("height", 64))
         # a report says how its videos were sampled, and in which precision
-        result["decoding"] = {**options, "seed": seed, "dtype": generator.dtype_name}
+        result["sampling"] = {**options, "seed": seed, "dtype": generator.dtype_name}
         result["speed"] = speed
         if frechet:
             result["frechet"] = frechet_to_real([v for v, _, _ in items], i3d_path)

@@ -26,9 +26,9 @@ import torch
 from vidtok.data.convert import to_tensor, to_uint8
 from vidtok.model import VideoTokenizer
 
-from .decode.forward import StaticForward
-from .decode.loop import decode_steps
-from .decode.schedules import Schedule, make_schedule
+from .sampler.forward import StaticForward
+from .sampler.loop import sample_steps
+from .sampler.schedules import Schedule, make_schedule
 from .model.generation import MODEL, GenerationConfig
 from .model.gpt import VidGPT
 from .model.identity import check_trained_on
@@ -115,7 +115,7 @@ class VideoGenerator:
         self.tokenizer = tokenizer
         self.forward = StaticForward(gpt)
         # An ablation, not a setting: False keeps a stand-in's cache entry after its real code is made
-        # (vidgpt/decode/plan.py); tools/diagonal_table.py measures what replacing them buys.
+        # (vidgpt/sampler/plan.py); tools/diagonal_table.py measures what replacing them buys.
         self.replace_standins = True
 
     @classmethod
@@ -125,7 +125,7 @@ class VideoGenerator:
         no ``path``: the shipped Shapes model.
 
         dtype: the GPT's weights and KV cache ("float32", "bfloat16", "float16"): half precision halves
-        their memory traffic, which is what a decoding step is bound by on a GPU; on CPUs without bf16
+        their memory traffic, which is what a sampling step is bound by on a GPU; on CPUs without bf16
         units it is slower. Sampling runs in float32 either way. ValueError if the tokenizer is not the
         one the GPT was trained on.
         """
@@ -195,7 +195,7 @@ class VideoGenerator:
         for a 4x temporal tokenizer). The codes before a change are those of the same call without it.
         stream: a `GenerationStream` of LatentFrame, each yielded as soon as complete, whose
         `change_prompt` steers the rest of the video. decode=False skips the tokenizer decoder (codes only). threads: torch CPU threads
-        for the GPT steps (None: automatic, see vidgpt/decode/threads.py).
+        for the GPT steps (None: automatic, see vidgpt/sampler/threads.py).
         Sampling (schedule, window, frame_window, cfg_scale, temperature, top_k, top_p; see
         `GenerationConfig`): an option left out is the model's own (`self.generation`, from its folder).
         """
@@ -329,7 +329,7 @@ class VideoGenerator:
             left = [h * w] * frames_in  # codes still missing per frame of this window
             for k in range(done - lo):
                 left[k] = 0
-            steps = decode_steps(self.gpt, prompt_ids, schedule_for(frames_in, h, w), known=codes[:, lo:done],
+            steps = sample_steps(self.gpt, prompt_ids, schedule_for(frames_in, h, w), known=codes[:, lo:done],
                                  latent_frames=frames_in, forward=self.forward, **options)
             flat = codes.view(batch, -1)[:, lo * h * w: hi * h * w]  # a view: writes land in `codes`
             changed = False

@@ -1,4 +1,4 @@
-"""Dependencies point one way: io, data, the Shapes world, tokenizer, metrics, GPT, decoding, generation,
+"""Dependencies point one way: io, data, the Shapes world, tokenizer, metrics, GPT, sampling, generation,
 training, commands. Inference never imports training code, and the networks know nothing of Lightning or Hydra."""
 
 import ast
@@ -16,7 +16,7 @@ RANKS = {
     "vidtok.model": 3,
     "vidtok.eval": 4,  # generic metrics, and the tokenizer scored on Shapes clips
     "vidgpt.model": 5,
-    "vidgpt.decode": 6,
+    "vidgpt.sampler": 6,
     "vidgpt.generator": 7,
     "vidgpt.samples": 7,
     "vidgpt.evaluate": 7,
@@ -72,7 +72,7 @@ def test_networks_are_free_of_lightning_and_hydra():
 
 
 def test_generating_loads_no_training_code():
-    """What a user's `generate` process loads: the generator, its model and decoding, and no trainer."""
+    """What a user's `generate` process loads: the generator, its model and sampler, and no trainer."""
     code = ("import sys, vidgpt.generator, vidgpt.samples; "
             "print(' '.join(m for m in sys.modules if m.startswith(('lightning', 'pytorch_lightning', 'hydra', "
             "'vidgpt.train', 'vidtok.train'))))")

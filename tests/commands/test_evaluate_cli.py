@@ -5,7 +5,7 @@ import json
 from hydra import compose, initialize_config_module
 
 from vidgpt.cli.evaluate import evaluate
-from vidgpt.evaluate import decoding_label
+from vidgpt.evaluate import sampling_label
 from vidgpt.model.generation import GenerationConfig
 
 
@@ -17,7 +17,7 @@ def test_evaluate_model_writes_report_and_compares_schedules(tiny_model_dir, tmp
     results = evaluate(cfg)
     # labelled with the model's window and frame window (the config leaves them to the model: `model`)
     own = GenerationConfig()  # the tiny model's folder has no generation.json: the defaults
-    diagonal = decoding_label(dict(schedule="diagonal", window=own.window, frame_window=own.frame_window))
+    diagonal = sampling_label(dict(schedule="diagonal", window=own.window, frame_window=own.frame_window))
     assert diagonal == "diagonal w=1 fw=4"  # the shipped defaults, labelled as tables name them
     assert set(results) == {"raster", diagonal}
     for result in results.values():
@@ -30,7 +30,7 @@ def test_evaluate_model_writes_report_and_compares_schedules(tiny_model_dir, tmp
     markdown = (tmp_path / "report.md").read_text()
     assert diagonal in markdown and "## Tokenizer reconstructions" in markdown
     # the report says how its videos were sampled: a figure without its temperature is not reproducible
-    assert report["compare"][diagonal]["decoding"] == {
+    assert report["compare"][diagonal]["sampling"] == {
         "schedule": "diagonal", "window": own.window, "frame_window": own.frame_window, "cfg_scale": own.cfg_scale, "temperature": own.temperature,
         "top_k": own.top_k, "top_p": None, "frames": None, "seed": cfg.seed,
         "dtype": "float32"}

@@ -110,7 +110,7 @@ def test_python_cli_and_evaluation_sample_with_the_model_generation_config(tiny_
         ev = compose("evaluate")
     [result] = evaluate_generator(gen, ["test-iid"], 1, [dict(sampling_settings(ev), frames=None)],
                                   progress=False).values()
-    assert {k: result["decoding"][k] for k in own.to_dict()} == own.to_dict()
+    assert {k: result["sampling"][k] for k in own.to_dict()} == own.to_dict()
 
     gen.gpt.save_pretrained(tmp_path / "again")  # the settings travel with the GPT through an export
     assert GenerationConfig.load(tmp_path / "again") == own

@@ -14,12 +14,12 @@ def tool():
 
 def test_rows_for_the_tokenizer_and_each_setting(tool, tiny_model_dir, tmp_path):
     out = tmp_path / "out"
-    assert tool.main(["--model", str(tiny_model_dir), "--per-split", "2", "--sweep", "decoding", "--code-noise", "0.5",
+    assert tool.main(["--model", str(tiny_model_dir), "--per-split", "2", "--sweep", "sampling", "--code-noise", "0.5",
                       "--frames", "9", "--batch-size", "6", "--out", str(out)]) == 0
     table = json.loads((out / "table.json").read_text())
     names = [r["setting"] for r in table["rows"]]
     assert names == ["tokenizer: real codes", "tokenizer: 50% codes random",
-                     *(name for name, _ in tool.SWEEPS["decoding"])]
+                     *(name for name, _ in tool.SWEEPS["sampling"])]
     for r in table["rows"]:
         assert r["videos"] == 6 and 0 <= r["clean"]["overall"] <= 1
         assert sum(r["by_frame"]["frames"]) == 6 * 9

@@ -17,7 +17,7 @@ def test_table_covers_every_setting_on_both_grids(tool, tiny_model_dir, tmp_path
     assert tool.main(["--model", str(tiny_model_dir), "--clips", "2", "--repeats", "1", "--speed-grids", "2x4x4",
                       "--batch-size", "6", "--out", str(out)]) == 0
     table = json.loads((out / "table.json").read_text())
-    labels = [tool.decoding_label(s) for s in tool.settings()]
+    labels = [tool.sampling_label(s) for s in tool.settings()]
     assert len(set(labels)) == len(labels) == 10  # raster, 3 windows x full overlap or whole frames, fw=2 and 4, keep-standins
     model = [r for r in table["rows"] if r["model"] == tiny_model_dir.name]
     random = [r for r in table["rows"] if r["model"] == "random demo"]

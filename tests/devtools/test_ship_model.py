@@ -17,13 +17,14 @@ def test_ship_copies_what_generation_needs_and_writes_a_card(tmp_path, tiny_mode
     (run / "checkpoints" / "last.ckpt").write_bytes(b"x" * 1000)  # training leftovers stay behind
     report = {"splits": {"test-iid": {"videos": 4, "accuracy": {"all": 0.25, "shape": 0.5, "colour": 1.0,
                                                                 "size": 0.75, "direction": 0.5, "speed": None}}},
-              "decoding": {"schedule": "diagonal", "window": 1, "frame_window": 4, "cfg_scale": 2.0,
+              "sampling": {"schedule": "diagonal", "window": 1, "frame_window": 4, "cfg_scale": 2.0,
                            "temperature": 0.25, "top_k": 100, "top_p": None}}  # the model's own (its defaults)
     out = ship_model.ship(run, tmp_path / "shipped", report, note="A test model.")
     assert sorted(p.name for p in out.iterdir()) == ["MODEL_CARD.md", "gpt", "tokenizer"]
     card = (out / "MODEL_CARD.md").read_text()
     assert "| evaluated | test-iid | 4 | 25.0% | 50.0% | 100.0% | 75.0% | 50.0% | n/a |" in card
-    assert "cfg_scale 2.0, temperature 0.25, top_k 100 for every decoding." in card
+    assert "cfg_scale 2.0, temperature 0.25, top_k 100 for every setting." in card
+    assert "| sampling | split |" in card
     assert "A test model." in card and "experiment=gpt_shapes" in card
     VideoGenerator.from_pretrained(out)  # loads as a matched pair
     # shipping again replaces the earlier shipped model (its gpt/ folder marks it as one)
@@ -45,8 +46,9 @@ def test_ship_refuses_figures_of_other_settings_than_the_model_ships_with(tmp_pa
            "top_k": 100, "top_p": None}
     group = {"splits": {"test-iid": {"videos": 1, "accuracy": {"all": 1.0}}}}
     with pytest.raises(ValueError, match=r"sampled with \{'cfg_scale': 3.0\}, the model's settings are \{'cfg_scale': 2.0\}"):
+        # a report written before the rename keeps the settings under "decoding": still read
         ship_model.ship(tiny_model_dir, tmp_path / "a", {**group, "decoding": {**own, "cfg_scale": 3.0}})
-    with pytest.raises(ValueError, match="no decoding with the model's own schedule, window, frame_window"):
-        ship_model.ship(tiny_model_dir, tmp_path / "b", {"compare": {"raster": {**group, "decoding": {
+    with pytest.raises(ValueError, match="no result sampled with the model's own schedule, window, frame_window"):
+        ship_model.ship(tiny_model_dir, tmp_path / "b", {"compare": {"raster": {**group, "sampling": {
             **own, "schedule": "raster"}}}})
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

@@ -1,4 +1,4 @@
-"""Training with the visibility of diagonal decoding (GPTModule's diagonal_mask_prob): masks and wiring."""
+"""Training with the visibility of diagonal sampling (GPTModule's diagonal_mask_prob): masks and wiring."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from vidgpt.decode import decode
-from vidgpt.decode.plan import build_plan, training_mask, training_view
-from vidgpt.decode.schedules import diagonal_schedule, raster_schedule, step_of
-from vidgpt.model import PromptTokenizer, VidGPT
+from vidgpt.sampler import sample_codes
+from vidgpt.sampler.plan import build_plan, training_mask, training_view
+from vidgpt.sampler.schedules import diagonal_schedule, raster_schedule, step_of
+from vidgpt.model import PromptVocab, VidGPT
 from vidgpt.train.batches import GPTCollate
 from vidgpt.train.module import GPTModule
 from vidtok.shapes.world import split_combinations
@@ -21,11 +21,11 @@ QUIET = dict(accelerator="cpu", logger=False, enable_progress_bar=False, enable_
 
 
 @pytest.fixture(scope="module")
-def prompt() -> PromptTokenizer:
-    return PromptTokenizer.fit([a.caption for a in split_combinations("train")], vocab_size=512)
+def prompt() -> PromptVocab:
+    return PromptVocab.fit([a.caption for a in split_combinations("train")], vocab_size=512)
 
 
-def _model(prompt: PromptTokenizer) -> VidGPT:
+def _model(prompt: PromptVocab) -> VidGPT:
     torch.manual_seed(0)
     return VidGPT.build(prompt, GRID, K, prompt_length=PROMPT_LEN, preset="tiny")
 
@@ -52,14 +52,14 @@ def test_raster_mask_gives_the_default_causal_loss(prompt):
 
 
 @pytest.mark.parametrize("window,frame_window", [(1, None), (2, None), (1, GRID[2]), (1, 2)])
-def test_training_view_predicts_what_diagonal_decoding_predicts(prompt, window, frame_window):
-    # greedy decoding picks each code as the argmax of the engine's logits: teacher-forced on those codes,
+def test_training_view_predicts_what_diagonal_sampling_predicts(prompt, window, frame_window):
+    # greedy sampling picks each code as the argmax of the engine's logits: teacher-forced on those codes,
     # the view must give the same argmax at every position, stand-in row starts included
     model = _model(prompt).double().eval()
     module = GPTModule(model, diagonal_window=window, diagonal_frame_window=frame_window).eval()
     schedule = diagonal_schedule(*GRID, window=window, frame_window=frame_window)
     prompts = model.encode_prompts([c.caption for c in split_combinations("train")[:3]])
-    codes = decode(model, prompts, schedule, temperature=0)
+    codes = sample_codes(model, prompts, schedule, temperature=0)
     view = module.diagonal_view()
     assert view.targets.numel() > 0  # rows start before the previous one ends: there are stand-ins
     size = view.mask.shape[0] - view.targets.numel()
@@ -93,7 +93,7 @@ def test_training_view_extra_queries_sit_at_their_slot_and_see_its_visible_set()
         row = view.mask[size + e]
         assert not row[slot] and row[size + e] and row[size:].sum() == 1  # itself instead of its slot
         assert torch.equal(row[:slot], causal_view[slot, :slot]) and not row[slot + 1: size].any()
-        # its slot holds the real code as decoding writes it once ready: seeing every code made up to then
+        # its slot holds the real code as sampling writes it once ready: seeing every code made up to then
         seen = view.mask[slot, L + 1: slot]
         assert torch.equal(seen, torch.tensor([step[c] <= step[p - 1] for c in range(p - 1)]))
         assert seen.sum() > causal_view[slot, L + 1: slot].sum()  # more than code p's query saw

@@ -1,17 +1,19 @@
-"""VidGPT model: prompt tokenizer, layout, loss, causality, checkpoints and tokenizer identity."""
+"""VidGPT model: prompt vocabulary, layout, loss, causality, checkpoints and tokenizer identity."""
 
 from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from vidgpt.decode.plan import training_mask
-from vidgpt.decode.schedules import diagonal_schedule, raster_schedule
-from vidgpt.model import PRESETS, Backbone, PromptTokenizer, VidGPT, VidGPTConfig, corrupt_codes, tokenizer_identity
+from vidgpt.model import PRESETS, Backbone, PromptVocab, VidGPT, VidGPTConfig, corrupt_codes, tokenizer_identity
+from vidgpt.model.prompt import PAD_ID
+from vidgpt.sampler.plan import training_mask
+from vidgpt.sampler.schedules import diagonal_schedule, raster_schedule
 
 CAPTIONS = [f"a {s} {c} {sh} moves {d} {v}" for s in ("small", "large") for c in ("red", "blue", "green")
             for sh in ("circle", "square", "triangle") for d in ("left", "up") for v in ("slowly", "quickly")]
@@ -19,14 +21,14 @@ GRID, K, L = (2, 2, 3), 16, 16
 
 
 @pytest.fixture(scope="module")
-def prompt_tok():
-    return PromptTokenizer.fit(CAPTIONS, vocab_size=300)
+def prompt_vocab():
+    return PromptVocab.fit(CAPTIONS, vocab_size=300)
 
 
 @pytest.fixture(scope="module")
-def model(prompt_tok):
+def model(prompt_vocab):
     torch.manual_seed(0)
-    return VidGPT.build(prompt_tok, GRID, K, prompt_length=L, preset="tiny").eval()
+    return VidGPT.build(prompt_vocab, GRID, K, prompt_length=L, preset="tiny").eval()
 
 
 class DuckTokenizer:
@@ -45,44 +47,44 @@ def _batch(model, n=2, seed=0):
     return model.encode_prompts(CAPTIONS[:n]), torch.randint(0, K, (n, *GRID), generator=g)
 
 
-# ----------------------------------------------------------------------------- prompt tokenizer
+# ----------------------------------------------------------------------------- prompt vocabulary
 
 
-def test_prompt_tokenizer_accepts_any_string(prompt_tok):
-    ids = prompt_tok.encode([CAPTIONS[-1], "zebra quantum", "日本語 🎥 Émoji", ""], 40)
+def test_prompt_vocab_accepts_any_string(prompt_vocab):
+    ids = prompt_vocab.encode([CAPTIONS[-1], "zebra quantum", "日本語 🎥 Émoji", ""], 40)
     assert ids.shape == (4, 40) and ids.dtype == torch.long
-    assert (ids[3] == prompt_tok.pad_id).all()  # empty prompt = the null prompt
-    assert (ids[:3, 0] != prompt_tok.pad_id).all() and int(ids.max()) < prompt_tok.vocab_size
-    assert prompt_tok.decode(ids[2]) == "日本語 🎥 émoji"  # byte level: nothing is unknown (lower-cased)
-    assert prompt_tok.decode(ids[1]) == "zebra quantum"
+    assert (ids[3] == prompt_vocab.pad_id).all()  # empty prompt = the null prompt
+    assert (ids[:3, 0] != prompt_vocab.pad_id).all() and int(ids.max()) < prompt_vocab.vocab_size
+    assert prompt_vocab.decode(ids[2]) == "日本語 🎥 émoji"  # byte level: nothing is unknown (lower-cased)
+    assert prompt_vocab.decode(ids[1]) == "zebra quantum"
     # a seen caption compresses into few tokens
-    assert (ids[0] != prompt_tok.pad_id).sum() < len(CAPTIONS[-1]) // 2
+    assert (ids[0] != prompt_vocab.pad_id).sum() < len(CAPTIONS[-1]) // 2
 
 
-def test_long_prompt_is_truncated_with_a_warning(prompt_tok):
+def test_long_prompt_is_truncated_with_a_warning(prompt_vocab):
     text = " ".join(CAPTIONS[:5])
     with pytest.warns(UserWarning, match="truncated"):
-        ids = prompt_tok.encode(text, 6)
-    assert ids.shape == (1, 6) and (ids != prompt_tok.pad_id).all()
+        ids = prompt_vocab.encode(text, 6)
+    assert ids.shape == (1, 6) and (ids != prompt_vocab.pad_id).all()
 
 
-def test_prompt_tokenizer_round_trips_through_a_file(prompt_tok, tmp_path):
-    prompt_tok.save(tmp_path / "p.json")
-    again = PromptTokenizer.load(tmp_path / "p.json")
-    assert torch.equal(again.encode(CAPTIONS, 40), prompt_tok.encode(CAPTIONS, 40))
+def test_prompt_vocab_round_trips_through_a_file(prompt_vocab, tmp_path):
+    prompt_vocab.save(tmp_path / "p.json")
+    again = PromptVocab.load(tmp_path / "p.json")
+    assert torch.equal(again.encode(CAPTIONS, 40), prompt_vocab.encode(CAPTIONS, 40))
     with pytest.raises(FileNotFoundError, match="nope.json"):
-        PromptTokenizer.load(tmp_path / "nope.json")
+        PromptVocab.load(tmp_path / "nope.json")
     with pytest.raises(ValueError, match="vocab_size"):
-        PromptTokenizer.fit(CAPTIONS, vocab_size=100)
+        PromptVocab.fit(CAPTIONS, vocab_size=100)
 
 
 # ----------------------------------------------------------------------------- layout and loss
 
 
-def test_layout_ids(model, prompt_tok):
+def test_layout_ids(model, prompt_vocab):
     c = model.config
-    assert c.bov_id == prompt_tok.vocab_size and c.code_offset == c.bov_id + 1
-    assert c.vocab_size == prompt_tok.vocab_size + 1 + K and c.seq_len == L + 1 + 12
+    assert c.bov_id == prompt_vocab.vocab_size and c.code_offset == c.bov_id + 1
+    assert c.vocab_size == prompt_vocab.vocab_size + 1 + K and c.seq_len == L + 1 + 12
     prompt, codes = _batch(model)
     ids = model.input_ids(prompt, codes)
     assert torch.equal(ids[:, :L], prompt) and (ids[:, L] == c.bov_id).all()
@@ -198,13 +200,14 @@ def test_config_round_trip_and_errors(tmp_path):
         Backbone(layers=1, hidden=64, heads=4, kv_heads=3, intermediate=8)
 
 
-def test_save_and_load_pretrained(prompt_tok, tmp_path, capfd):
+def test_save_and_load_pretrained(prompt_vocab, tmp_path, capfd):
     ident = tokenizer_identity(DuckTokenizer(), 5, 8, 12)
     assert ident["grid"] == [2, 2, 3]
-    model = VidGPT.build(prompt_tok, GRID, K, prompt_length=L, preset="tiny", tokenizer=ident).eval()
+    model = VidGPT.build(prompt_vocab, GRID, K, prompt_length=L, preset="tiny", tokenizer=ident).eval()
     model.save_pretrained(tmp_path / "gpt")
     names = {p.name for p in (tmp_path / "gpt").iterdir()}
-    assert {"vidgpt.json", "prompt_tokenizer.json", "config.json", "model.safetensors"} <= names
+    assert {"vidgpt.json", "prompt_vocab.json", "config.json", "model.safetensors"} <= names
+    assert "prompt_tokenizer.json" not in names  # the old name is read, never written
     capfd.readouterr()
     again = VidGPT.from_pretrained(tmp_path / "gpt")
     assert "Loading weights" not in capfd.readouterr().err  # transformers' bar, noise for a load of ms
@@ -216,9 +219,34 @@ def test_save_and_load_pretrained(prompt_tok, tmp_path, capfd):
         VidGPT.from_pretrained(tmp_path / "nowhere")
 
 
-def test_check_tokenizer_names_the_mismatch(prompt_tok):
+def test_a_folder_with_the_old_prompt_file_name_still_loads(prompt_vocab, tmp_path):
+    """Folders saved before the prompt vocabulary's rename hold prompt_tokenizer.json: read it."""
+    model = VidGPT.build(prompt_vocab, GRID, K, prompt_length=L, preset="tiny").eval()
+    model.save_pretrained(tmp_path / "gpt")
+    (tmp_path / "gpt" / "prompt_vocab.json").rename(tmp_path / "gpt" / "prompt_tokenizer.json")
+    old = VidGPT.from_pretrained(tmp_path / "gpt")
+    assert old.prompt_vocab is not None
+    assert torch.equal(old.encode_prompts(CAPTIONS), model.encode_prompts(CAPTIONS))
+    prompt, codes = _batch(model)
+    assert torch.equal(old(prompt, codes), model(prompt, codes))
+    old.save_pretrained(tmp_path / "again")  # saved again: the new name only
+    assert (tmp_path / "again" / "prompt_vocab.json").is_file()
+    assert not (tmp_path / "again" / "prompt_tokenizer.json").exists()
+
+
+def test_the_shipped_model_reads_its_prompt_file_of_the_old_name():
+    shipped = Path(__file__).resolve().parents[2] / "vidgpt" / "pretrained" / "shapes" / "gpt"
+    names = {p.name for p in shipped.iterdir()}
+    (name,) = names & {"prompt_vocab.json", "prompt_tokenizer.json"}
+    gpt = VidGPT.from_pretrained(shipped)
+    text = ["a large blue triangle moves right slowly", "a small red circle moves up quickly"]
+    direct = PromptVocab.load(shipped / name).encode(text, gpt.config.prompt_length)
+    assert torch.equal(gpt.encode_prompts(text), direct) and (direct != PAD_ID).any()
+
+
+def test_check_tokenizer_names_the_mismatch(prompt_vocab):
     ident = tokenizer_identity(DuckTokenizer(), 5, 8, 12)
-    model = VidGPT.build(prompt_tok, GRID, K, prompt_length=L, preset="tiny", tokenizer=ident)
+    model = VidGPT.build(prompt_vocab, GRID, K, prompt_length=L, preset="tiny", tokenizer=ident)
     model.check_tokenizer(DuckTokenizer())  # the same one passes
     with pytest.raises(ValueError, match="codebook_size"):
         model.check_tokenizer(DuckTokenizer(codebook_size=32))

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
-from vidgpt.model import PromptTokenizer, VidGPT
+from vidgpt.model import PromptVocab, VidGPT
 from vidgpt.train.batches import GPTCollate, drop_prompts, encode_frozen
 from vidtok.model.fingerprint import tokenizer_fingerprint
 from vidgpt.train.fit import dataset_captions, train_gpt
@@ -49,16 +49,16 @@ def shard_dir(tmp_path_factory, train_set, tokenizer):
 
 
 @pytest.fixture(scope="module")
-def prompt() -> PromptTokenizer:
-    return PromptTokenizer.fit([a.caption for a in split_combinations("train")], vocab_size=512)
+def prompt() -> PromptVocab:
+    return PromptVocab.fit([a.caption for a in split_combinations("train")], vocab_size=512)
 
 
-def tiny_model(prompt: PromptTokenizer, seed: int = 0) -> VidGPT:
+def tiny_model(prompt: PromptVocab, seed: int = 0) -> VidGPT:
     torch.manual_seed(seed)
     return VidGPT.build(prompt, GRID, K, prompt_length=12, preset="tiny")
 
 
-def batch(prompt: PromptTokenizer, b: int = 4, seed: int = 0) -> dict:
+def batch(prompt: PromptVocab, b: int = 4, seed: int = 0) -> dict:
     g = torch.Generator().manual_seed(seed)
     items = [{"codes": torch.randint(0, K, GRID, generator=g), "caption": c.caption}
              for c in split_combinations("train")[:b]]
@@ -221,13 +221,19 @@ def test_train_gpt_on_shards_exports_and_resumes(tmp_path, tokenizer_dir, tokeni
     assert exported.config.tokenizer["fingerprint"] == tokenizer_fingerprint(tokenizer)
     assert exported.config.tokenizer["frames"] == FRAMES
     exported.check_tokenizer(tokenizer)
-    # the prompt tokenizer was fitted on all 200 training captions, not only the 8 clips seen
+    # the prompt vocabulary was fitted on all 200 training captions, not only the 8 clips seen
     assert set(dataset_captions(train_set)) == {a.caption for a in split_combinations("train")}
     for name, p in model.state_dict().items():
         assert torch.equal(p, exported.state_dict()[name]), name
 
     rebuilt = model_from_checkpoint(tmp_path / "ckpt" / "last.ckpt")
-    assert torch.equal(rebuilt.prompt_tokenizer.encode(["a red cat"], 12), model.prompt_tokenizer.encode(["a red cat"], 12))
+    assert torch.equal(rebuilt.prompt_vocab.encode(["a red cat"], 12), model.prompt_vocab.encode(["a red cat"], 12))
+    # a checkpoint written before the prompt vocabulary's rename names it "prompt_tokenizer": still rebuilt
+    ckpt = torch.load(tmp_path / "ckpt" / "last.ckpt", map_location="cpu", weights_only=False)
+    ckpt["vidgpt"]["prompt_tokenizer"] = ckpt["vidgpt"].pop("prompt_vocab")
+    torch.save(ckpt, tmp_path / "old.ckpt")
+    old = model_from_checkpoint(tmp_path / "old.ckpt")
+    assert torch.equal(old.prompt_vocab.encode(["a red cat"], 12), model.prompt_vocab.encode(["a red cat"], 12))
     trainer2 = L.Trainer(max_steps=4, enable_checkpointing=False, **QUIET)
     train_gpt(tokenizer_dir, shard_dir, tmp_path / "resumed", preset="tiny", batch_size=4, trainer=trainer2,
               ckpt_path=tmp_path / "ckpt" / "last.ckpt", module=dict(warmup_steps=1))

@@ -7,12 +7,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vidgpt.decode.sampling import guide
+from vidgpt.sampler.sampling import guide
 from vidgpt.generator import VideoGenerator
 from vidgpt.model.generation import GenerationConfig
 
 GUIDANCE = GenerationConfig.cfg_scale
-from vidgpt.model import PromptTokenizer, VidGPT, VidGPTConfig
+from vidgpt.model import PromptVocab, VidGPT, VidGPTConfig
 from vidgpt.train.batches import GPTCollate
 from vidgpt.train.module import GPTModule
 from vidtok.shapes.world import split_combinations
@@ -21,16 +21,16 @@ GRID, K, L = (2, 4, 4), 64, 12
 
 
 @pytest.fixture(scope="module")
-def prompt() -> PromptTokenizer:
-    return PromptTokenizer.fit([a.caption for a in split_combinations("train")], vocab_size=512)
+def prompt() -> PromptVocab:
+    return PromptVocab.fit([a.caption for a in split_combinations("train")], vocab_size=512)
 
 
-def _model(prompt: PromptTokenizer, seed: int = 0) -> VidGPT:
+def _model(prompt: PromptVocab, seed: int = 0) -> VidGPT:
     torch.manual_seed(seed)
     return VidGPT.build(prompt, GRID, K, prompt_length=L, preset="tiny")
 
 
-def _batch(prompt: PromptTokenizer, b: int = 4) -> dict:
+def _batch(prompt: PromptVocab, b: int = 4) -> dict:
     g = torch.Generator().manual_seed(0)
     items = [{"codes": torch.randint(0, K, GRID, generator=g), "caption": c.caption}
              for c in split_combinations("train")[:b]]

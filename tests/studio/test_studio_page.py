@@ -95,7 +95,7 @@ def test_two_tabs_get_their_own_videos(studio, browser):
 def test_the_prompt_changes_while_it_plays_and_stop_keeps_the_video(studio, browser):
     url, _ = studio
     page = _open(browser, url, set())
-    page.get_by_text("Decoding").click()
+    page.get_by_text("Sampling").click()
     page.get_by_label("Continuous: keep going until Stop").check()
     _generate(page, "a large blue triangle moves right slowly")
     page.get_by_text("frames/s").first.wait_for(timeout=30_000)

@@ -2,7 +2,7 @@
 
 Reads the snapshots a run keeps (`snapshots=true`, one per periodic export: `<run>/snapshots/step<N>/`
 with its `snapshot.json`), plus the final `<run>/gpt/`, and scores each with the project's evaluator
-(vidgpt/evaluate.py: raster decoding, plain sampling unless `--cfg-scale` / `--top-k` say otherwise,
+(vidgpt/evaluate.py: raster, plain sampling unless `--cfg-scale` / `--top-k` say otherwise,
 the same prompts and seeds for every snapshot). Writes
 learning_curve.md, learning_curve.json and learning_curve.png into `--out` (default `<run>/learning_curve`).
 

@@ -46,7 +46,7 @@ class VidGPTConfig:
     prompt_length: int
     grid: tuple[int, int, int]  # latent (t, h, w) the model was trained on
     codebook_size: int
-    text_vocab_size: int  # prompt tokenizer ids, PAD included
+    text_vocab_size: int  # prompt vocabulary ids, PAD included
     backbone: Backbone = field(default_factory=lambda: Backbone(**preset("demo")))
     pad_id: int = 0
     # Identity of the stage-1 tokenizer whose codes this model speaks (see identity.py).

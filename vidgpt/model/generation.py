@@ -55,7 +55,7 @@ def check_sampling(temperature: Any, top_k: Any, top_p: Any, cfg_scale: Any = 1.
 @dataclass(frozen=True)
 class GenerationConfig:
     """How to sample a model. The defaults are measured on the shipped Shapes model, on clean videos
-    (docs/clean_videos.md, docs/decoding.md): diagonal decoding with frame window 4 at a fraction of raster's
+    (docs/clean_videos.md, docs/sampling.md): diagonal sampling with frame window 4 at a fraction of raster's
     steps; guidance 2 and temperature 0.25 give the most clean videos (0.4 and 1.0 draw more glitches)."""
 
     schedule: str = "diagonal"  # raster | diagonal

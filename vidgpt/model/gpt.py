@@ -2,7 +2,7 @@
 
 The backbone is a plain `transformers.LlamaForCausalLM` built from a config (never downloaded), so a
 checkpoint folder is its `save_pretrained` output plus vidgpt.json (layout + tokenizer identity) and
-prompt_tokenizer.json. Logits are only ever taken over the codebook rows of the output head: the model
+prompt_vocab.json (the prompt vocabulary). Logits are only ever taken over the codebook rows of the output head: the model
 is never asked to emit text, BOV or PAD.
 """
 
@@ -26,36 +26,39 @@ from .config import Backbone, VidGPTConfig
 from .generation import GenerationConfig
 from .identity import check_tokenizer_identity
 from .presets import preset as preset_fields
-from .prompt import PromptTokenizer
+from .prompt import PromptVocab
 from .view import TrainingView
 
 CONFIG_FILE = "vidgpt.json"
-PROMPT_FILE = "prompt_tokenizer.json"
+PROMPT_FILE = "prompt_vocab.json"
+# The prompt vocabulary's file name in folders saved before it was renamed (the shipped model's included):
+# read when PROMPT_FILE is absent, never written.
+OLD_PROMPT_FILES = ("prompt_tokenizer.json",)
 WEIGHTS_FILE = "model.safetensors"  # what transformers' save_pretrained writes
 
 
 class VidGPT(nn.Module):
     """Prompt-conditioned causal transformer over video codes."""
 
-    def __init__(self, config: VidGPTConfig, prompt_tokenizer: PromptTokenizer | None = None,
+    def __init__(self, config: VidGPTConfig, prompt_vocab: PromptVocab | None = None,
                  llama: LlamaForCausalLM | None = None, generation: GenerationConfig | None = None) -> None:
         super().__init__()
         # how to sample it (generation.json): saved and loaded with the weights, kept through fine-tuning
         self.generation = generation if generation is not None else GenerationConfig(
             cfg_scale=1.0 if config.distilled_cfg_scale is not None else GenerationConfig.cfg_scale)
-        if prompt_tokenizer is not None and prompt_tokenizer.vocab_size != config.text_vocab_size:
+        if prompt_vocab is not None and prompt_vocab.vocab_size != config.text_vocab_size:
             raise ValueError(
-                f"prompt tokenizer has {prompt_tokenizer.vocab_size} ids but config.text_vocab_size is "
+                f"prompt vocabulary has {prompt_vocab.vocab_size} ids but config.text_vocab_size is "
                 f"{config.text_vocab_size}"
             )
         self.config = config
-        self.prompt_tokenizer = prompt_tokenizer
+        self.prompt_vocab = prompt_vocab
         self.llama = llama if llama is not None else LlamaForCausalLM(config.llama_config())
         if self.llama.config.vocab_size != config.vocab_size:
             raise ValueError(f"backbone vocab {self.llama.config.vocab_size} != layout vocab {config.vocab_size}")
 
     @classmethod
-    def build(cls, prompt_tokenizer: PromptTokenizer, grid: tuple[int, int, int], codebook_size: int,
+    def build(cls, prompt_vocab: PromptVocab, grid: tuple[int, int, int], codebook_size: int,
               prompt_length: int = 16, preset: str = "demo", tokenizer: dict[str, Any] | None = None,
               **backbone: Any) -> "VidGPT":
         """A randomly initialised model; `backbone` entries override the preset's fields."""
@@ -63,19 +66,19 @@ class VidGPT(nn.Module):
             prompt_length=prompt_length,
             grid=grid,
             codebook_size=codebook_size,
-            text_vocab_size=prompt_tokenizer.vocab_size,
+            text_vocab_size=prompt_vocab.vocab_size,
             backbone=Backbone(**{**preset_fields(preset), **backbone}),
-            pad_id=prompt_tokenizer.pad_id,
+            pad_id=prompt_vocab.pad_id,
             tokenizer=tokenizer,
         )
-        return cls(config, prompt_tokenizer)
+        return cls(config, prompt_vocab)
 
     # ---------------------------------------------------------------- token layout
     def encode_prompts(self, texts: str | list[str]) -> torch.Tensor:
         """Strings -> prompt ids (B, prompt_length) on the model's device."""
-        if self.prompt_tokenizer is None:
-            raise ValueError("this VidGPT has no prompt tokenizer; build it with one or load a checkpoint")
-        return self.prompt_tokenizer.encode(texts, self.config.prompt_length).to(self.device)
+        if self.prompt_vocab is None:
+            raise ValueError("this VidGPT has no prompt vocabulary; build it with one or load a checkpoint")
+        return self.prompt_vocab.encode(texts, self.config.prompt_length).to(self.device)
 
     def null_prompts(self, batch: int) -> torch.Tensor:
         """The all-PAD prompt: the unconditional input of classifier-free guidance."""
@@ -147,8 +150,8 @@ class VidGPT(nn.Module):
         """Teacher-forced logits (B, n, K): entry j predicts code j from the prompt and codes < j.
 
         `attention_mask` (optional, bool (S, S), S = L + n): training-time visibility.
-        `view` (optional, instead): `vidgpt.decode.plan.training_view` of a diagonal schedule, exactly what
-        decoding shows each code, stand-ins included: the queries fed a stand-in run as extra positions
+        `view` (optional, instead): `vidgpt.sampler.plan.training_view` of a diagonal schedule, exactly what
+        sampling shows each code, stand-ins included: the queries fed a stand-in run as extra positions
         and their logits replace those of the codes they predict.
         """
         codes = self.flat_codes(codes)
@@ -205,7 +208,7 @@ class VidGPT(nn.Module):
             )
 
     def save_pretrained(self, directory: str | Path) -> Path:
-        """Write weights (safetensors) + config.json, vidgpt.json and prompt_tokenizer.json as `directory`.
+        """Write weights (safetensors) + config.json, vidgpt.json and prompt_vocab.json as `directory`.
 
         Atomic: the folder is written beside `directory` and then replaces it whole (see `atomic_folder`).
         """
@@ -214,8 +217,8 @@ class VidGPT(nn.Module):
             self.llama.save_pretrained(tmp)
             self.config.save(tmp / CONFIG_FILE)
             self.generation.save(tmp)
-            if self.prompt_tokenizer is not None:
-                self.prompt_tokenizer.save(tmp / PROMPT_FILE)
+            if self.prompt_vocab is not None:
+                self.prompt_vocab.save(tmp / PROMPT_FILE)
         return directory
 
     @classmethod
@@ -224,8 +227,9 @@ class VidGPT(nn.Module):
         if not directory.is_dir():
             raise FileNotFoundError(f"VidGPT checkpoint folder not found: {directory}")
         config = VidGPTConfig.load(directory / CONFIG_FILE)
-        prompt_file = directory / PROMPT_FILE
-        prompt_tokenizer = PromptTokenizer.load(prompt_file) if prompt_file.is_file() else None
+        prompt_file = next((directory / name for name in (PROMPT_FILE, *OLD_PROMPT_FILES)
+                            if (directory / name).is_file()), None)
+        prompt_vocab = PromptVocab.load(prompt_file) if prompt_file is not None else None
         weights = directory / WEIGHTS_FILE
         if not weights.is_file() and not (directory / f"{WEIGHTS_FILE}.index.json").is_file():  # one file or shards
             raise FileNotFoundError(f"VidGPT weights not found: {weights}")
@@ -239,4 +243,4 @@ class VidGPT(nn.Module):
             if bar:
                 hf_logging.enable_progress_bar()
         generation = GenerationConfig.load(directory, distilled=config.distilled_cfg_scale is not None)
-        return cls(config, prompt_tokenizer, llama, generation).to(map_location).eval()
+        return cls(config, prompt_vocab, llama, generation).to(map_location).eval()

@@ -1,5 +1,5 @@
-"""A teacher-forced pass that sees what decoding with a schedule sees: the model's input for training
-decoding-faithful logits (`VidGPT.forward(..., view=...)`), built by `vidgpt.decode.plan.training_view`."""
+"""A teacher-forced pass that sees what sampling with a schedule sees: the model's input for training
+sampling-faithful logits (`VidGPT.forward(..., view=...)`), built by `vidgpt.sampler.plan.training_view`."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ import torch
 
 @dataclass(frozen=True)
 class TrainingView:
-    """What each code's query sees when decoding with a schedule, stand-ins included, as one teacher-forced
+    """What each code's query sees when sampling with a schedule, stand-ins included, as one teacher-forced
     pass over [prompt | BOV | codes[:-1] | E extra queries] (S + E tokens, S = L + t*h*w).
 
-    `training_mask` alone feeds every query its real previous code, but decoding feeds the first code of
+    `training_mask` alone feeds every query its real previous code, but sampling feeds the first code of
     a row a stand-in (plan.py): the real previous code is not ready yet. Feeding the stand-in at that
-    slot would also show it to every later query, which at decoding time sees the real code there. So
+    slot would also show it to every later query, which at sampling time sees the real code there. So
     each such query gets an extra token instead: fed the stand-in (`sources`), at its own slot's position
     (`positions`), seeing what its slot's query sees but with itself in place of that slot. Its logits
-    replace the slot's for code `targets`. The slot itself then holds what decoding writes there once the
+    replace the slot's for code `targets`. The slot itself then holds what sampling writes there once the
     real code is ready (the context entry): the real code, seeing every code made up to that step."""
 
     mask: torch.Tensor  # bool (S + E, S + E), True = may attend

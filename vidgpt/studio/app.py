@@ -1,5 +1,5 @@
 """The studio page (Gradio): prompt, Generate / Stop, frames as they are made, a prompt change while the
-video plays, decoding controls, image-to-video, the finished mp4 and gif, and a live speed readout.
+video plays, sampling controls, image-to-video, the finished mp4 and gif, and a live speed readout.
 
 Nothing leaves the machine: Gradio's analytics are off, the theme uses the browser's own fonts (no font
 requests), and there is no share link unless asked for. Tabs are served one generation at a time from a
@@ -81,7 +81,7 @@ def build_app(generator: Any, out_dir: str | Path | None = None) -> gr.Blocks:
                 apply = gr.Button("Change prompt")
                 status = gr.Markdown()
                 image = gr.Image(label="First frame (image-to-video, optional)", type="numpy", sources=["upload"])
-                with gr.Accordion("Decoding", open=False):
+                with gr.Accordion("Sampling", open=False):
                     schedule = gr.Radio(["diagonal", "raster"], value=own.schedule, label="Schedule")
                     window = gr.Slider(1, 8, value=own.window, step=1, label="Window (diagonal)")
                     frame_window = gr.Slider(0, 16, value=own.frame_window or 0, step=1,

@@ -12,21 +12,21 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vidgpt.model import PromptTokenizer
+from vidgpt.model import PromptVocab
 
 
 class GPTCollate:
     """collate_fn: captions -> PAD-padded prompt ids (B, prompt_length); codes or videos stacked."""
 
-    def __init__(self, prompt_tokenizer: PromptTokenizer, prompt_length: int) -> None:
-        self.prompt_tokenizer = prompt_tokenizer
+    def __init__(self, prompt_vocab: PromptVocab, prompt_length: int) -> None:
+        self.prompt_vocab = prompt_vocab
         self.prompt_length = prompt_length
 
     def __call__(self, items: list[dict]) -> dict:
         if not items:
             raise ValueError("GPTCollate: empty batch")
         captions = [str(it["caption"]) for it in items]
-        batch: dict = {"prompt_ids": self.prompt_tokenizer.encode(captions, self.prompt_length), "caption": captions}
+        batch: dict = {"prompt_ids": self.prompt_vocab.encode(captions, self.prompt_length), "caption": captions}
         if "codes" in items[0]:
             batch["codes"] = torch.stack([torch.as_tensor(it["codes"]).long() for it in items])
         elif "video" in items[0]:

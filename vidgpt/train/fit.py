@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from vidgpt.generator import gpt_folder
-from vidgpt.model import PromptTokenizer, VidGPT, tokenizer_identity
+from vidgpt.model import PromptVocab, VidGPT, tokenizer_identity
 from vidgpt.model.identity import check_trained_on
 from vidgpt.train.batches import GPTCollate
 from vidgpt.train.export import ExportCallback
@@ -56,7 +56,7 @@ def train_gpt(
     """Train a VidGPT on `tokenizer_dir`'s codes and export it to `out_dir / "gpt"`; returns the model.
 
     - `train_data` / `val_data`: a token-shard folder from `pretokenize`, or a {"video", "caption"} dataset.
-    - The prompt tokenizer is fitted on `captions` (default: every training caption; for the Shapes world
+    - The prompt vocabulary is fitted on `captions` (default: every training caption; for the Shapes world
       the captions of all training combinations), with at most `text_vocab_size` ids.
     - `preset` names the backbone size (`vidgpt.model.PRESETS`); `backbone` overrides single fields.
     - `module`: `GPTModule` options (lr, warmup_steps, prompt_dropout, context_noise, ...).
@@ -89,7 +89,7 @@ def train_gpt(
         check_trained_on(model, tokenizer)
         model.train()
     else:
-        prompt = PromptTokenizer.fit(list(captions) if captions is not None else dataset_captions(train_ds),
+        prompt = PromptVocab.fit(list(captions) if captions is not None else dataset_captions(train_ds),
                                      vocab_size=text_vocab_size)
         identity = tokenizer_identity(tokenizer, frames, height, width)
         identity["fingerprint"] = identity["fingerprint"] or tokenizer_fingerprint(tokenizer)
@@ -101,7 +101,7 @@ def train_gpt(
         )
     pl_module = GPTModule(model, tokenizer if on_the_fly else None, **(module or {}))
 
-    collate = GPTCollate(model.prompt_tokenizer, model.config.prompt_length)
+    collate = GPTCollate(model.prompt_vocab, model.config.prompt_length)
     loader = lambda ds, shuffle: DataLoader(  # noqa: E731
         ds, batch_size=batch_size, shuffle=shuffle, drop_last=shuffle, num_workers=num_workers,
         collate_fn=collate, persistent_workers=num_workers > 0, pin_memory=torch.cuda.is_available(),
@@ -151,5 +151,5 @@ def dataset_captions(ds: Dataset) -> list[str]:
 
     if isinstance(ds, ShapesDataset):
         return [a.caption for a in split_combinations(ds.split)]
-    log.warning("fitting the prompt tokenizer by reading all %d items of %s", len(ds), type(ds).__name__)
+    log.warning("fitting the prompt vocabulary by reading all %d items of %s", len(ds), type(ds).__name__)
     return [str(ds[i]["caption"]) for i in range(len(ds))]

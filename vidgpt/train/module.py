@@ -6,15 +6,15 @@ codes. AdamW with per-step warm-up + cosine; gradient clipping and precision com
 
 Diagonal visibility (`diagonal_mask_prob` > 0): a diagonal schedule makes a code without seeing the codes
 produced in the same step, although they precede it in raster order; a model trained only causally has never
-met that context, nor the stand-in decoding feeds the first code of a row in place of its unready predecessor.
-That share of batches is trained with `vidgpt.decode.plan.training_view` of the diagonal schedule
+met that context, nor the stand-in sampling feeds the first code of a row in place of its unready predecessor.
+That share of batches is trained with `vidgpt.sampler.plan.training_view` of the diagonal schedule
 (`diagonal_window`, `diagonal_frame_window`): exactly what each code's query sees
-at decoding time, stand-ins included. The rest train causally, so the model stays a raster model too.
+at sampling time, stand-ins included. The rest train causally, so the model stays a raster model too.
 
-Guidance distillation (`distill_cfg_scale` = s): classifier-free guidance runs the model twice per decoding
+Guidance distillation (`distill_cfg_scale` = s): classifier-free guidance runs the model twice per sampling
 step (prompt and null prompt). Distillation trains the model's prompted logits towards a frozen copy's
 guided ones, u + s (c - u), with soft-target cross-entropy on the same inputs and view; sampled without
-guidance afterwards it follows the guided distribution in one pass (half the rows per decoding step). The
+guidance afterwards it follows the guided distribution in one pass (half the rows per sampling step). The
 exported config records s (`VidGPTConfig.distilled_cfg_scale`), so generation knows to skip guidance.
 """
 
@@ -31,18 +31,18 @@ import torch
 from tokenizers import Tokenizer
 from torch import nn
 
-from vidgpt.decode.plan import training_view
+from vidgpt.sampler.plan import training_view
 from vidgpt.model.view import TrainingView
-from vidgpt.decode.sampling import guide
-from vidgpt.decode.schedules import diagonal_schedule
-from vidgpt.model import PromptTokenizer, VidGPT, VidGPTConfig
+from vidgpt.sampler.sampling import guide
+from vidgpt.sampler.schedules import diagonal_schedule
+from vidgpt.model import PromptVocab, VidGPT, VidGPTConfig
 from vidgpt.train.batches import drop_prompts, encode_frozen
 from vidgpt.model.identity import check_trained_on
 from vidtok.train.lr_schedule import step_progress, warmup_cosine
 from vidtok.train.checkpoint import load_checkpoint
 from vidtok.train.faults import NonFiniteLossError, check_finite_loss
 
-CHECKPOINT_KEY = "vidgpt"  # where a Lightning checkpoint keeps what rebuilds the network (config + prompt tokenizer)
+CHECKPOINT_KEY = "vidgpt"  # where a Lightning checkpoint keeps what rebuilds the network (config + prompt vocabulary)
 
 
 class GPTModule(L.LightningModule):
@@ -51,7 +51,7 @@ class GPTModule(L.LightningModule):
     `tokenizer`: the frozen stage-1 tokenizer, only for on-the-fly training from videos; it is kept out of
     the state dict and the optimizer. `total_steps`: length of the cosine (default: the Trainer's
     estimated optimizer steps). `fused`: AdamW's fused kernel (default: on CUDA and CPU).
-    `diagonal_mask_prob`: share of training batches that see only what diagonal decoding with
+    `diagonal_mask_prob`: share of training batches that see only what diagonal sampling with
     `diagonal_window` / `diagonal_frame_window` lets them see (0 = plain causal training).
     `schedule_minutes`: run the cosine over this much training wall clock instead of `total_steps`; for
     time-budgeted recipes, where a step count guessed in advance is wrong on a busy or faster machine
@@ -130,7 +130,7 @@ class GPTModule(L.LightningModule):
         return encode_frozen(tok, batch["video"])
 
     def diagonal_view(self) -> TrainingView:
-        """What decoding with the configured diagonal schedule shows each query, built once per device."""
+        """What sampling with the configured diagonal schedule shows each query, built once per device."""
         if self._diagonal_view is None or self._diagonal_view.mask.device != self.device:
             cfg, hp = self.model.config, self.hparams
             schedule = diagonal_schedule(*cfg.grid, window=hp.diagonal_window, frame_window=hp.diagonal_frame_window)
@@ -274,15 +274,15 @@ class GPTModule(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["train_seconds"] = self.train_seconds
-        prompt = self.model.prompt_tokenizer
+        prompt = self.model.prompt_vocab
         checkpoint[CHECKPOINT_KEY] = {
             "config": self.model.config.to_dict(),
-            "prompt_tokenizer": prompt.tokenizer.to_str() if prompt is not None else None,
+            "prompt_vocab": prompt.bpe.to_str() if prompt is not None else None,
         }
 
 
 def model_from_checkpoint(path: str | Path) -> VidGPT:
-    """Rebuild the `VidGPT` (config, prompt tokenizer and weights) from a `GPTModule` Lightning checkpoint."""
+    """Rebuild the `VidGPT` (config, prompt vocabulary and weights) from a `GPTModule` Lightning checkpoint."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
@@ -290,8 +290,8 @@ def model_from_checkpoint(path: str | Path) -> VidGPT:
     if CHECKPOINT_KEY not in ckpt:
         raise ValueError(f"{path} is not a GPTModule checkpoint (no {CHECKPOINT_KEY!r} entry)")
     saved = ckpt[CHECKPOINT_KEY]
-    prompt = saved["prompt_tokenizer"]
-    prompt = PromptTokenizer(Tokenizer.from_str(prompt)) if prompt is not None else None
+    prompt = saved["prompt_vocab"] if "prompt_vocab" in saved else saved.get("prompt_tokenizer")  # the older name
+    prompt = PromptVocab(Tokenizer.from_str(prompt)) if prompt is not None else None
     model = VidGPT(VidGPTConfig.from_dict(saved["config"], source=str(path)), prompt)
     state = {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
     model.load_state_dict(state)

@@ -2,7 +2,8 @@
 
 Input is the dict of ``evaluate_videos`` / ``evaluate_folder``, optionally carrying
 ``"frechet"`` (``frechet_report``'s dict), ``"speed"`` (any {name: number}, e.g. the
-generation's videos/s) and ``"decoding"`` (the sampling settings) that the caller added. Plots use
+generation's videos/s) and ``"sampling"`` (the sampling settings; ``"decoding"`` in reports written before
+the rename, read by `sampling_of`) that the caller added. Plots use
 matplotlib's ``Figure`` directly (the Agg canvas, no pyplot state), so writing reports works headless
 and from threads.
 """
@@ -119,7 +120,7 @@ def frechet_table(frechet: Mapping) -> str:
 
 
 def comparison_table(results: Mapping[str, Mapping]) -> str:
-    """Markdown: results side by side (e.g. raster vs diagonal decoding): all-attribute accuracy per
+    """Markdown: results side by side (e.g. raster vs diagonal sampling): all-attribute accuracy per
     split, then every ``speed`` entry any result carries."""
     labels = list(results)
     splits: list[str] = []
@@ -166,9 +167,15 @@ def coverage_line(result: Mapping) -> str:
     return "; ".join(parts) + "."
 
 
-def decoding_line(decoding: Mapping) -> str:
+def sampling_of(result: Mapping) -> Mapping:
+    """The sampling settings a generator-made result carries ({} for none); a report written before the
+    rename keeps them under "decoding"."""
+    return result.get("sampling") or result.get("decoding") or {}
+
+
+def sampling_line(sampling: Mapping) -> str:
     """One sentence: the sampling settings a generator-made result was drawn with (unset ones left out)."""
-    return "Decoding: " + ", ".join(f"{k} {v}" for k, v in decoding.items() if v is not None) + "."
+    return "Sampling: " + ", ".join(f"{k} {v}" for k, v in sampling.items() if v is not None) + "."
 
 
 def markdown_report(
@@ -181,7 +188,7 @@ def markdown_report(
     parts = [
         f"# {title}",
         coverage_line(result),
-        *([decoding_line(result["decoding"])] if result.get("decoding") else []),
+        *([sampling_line(sampling_of(result))] if sampling_of(result) else []),
         "## Clean videos (every frame read on its own, shapes.md \"Frame by frame\")",
         clean_table(result),
         "## Prompt following, video level (attributes read from medians over frames)",

@@ -1,8 +1,8 @@
-"""Decoding schedules as plain data.
+"""Sampling schedules as plain data.
 
 A schedule is a list of steps; a step is a list of raster indices (frame, row, column order) into the
 (t, h, w) code grid, all produced by one forward pass. Any schedule that produces every position
-exactly once is valid: the decoding loop makes each token see exactly the already-generated tokens
+exactly once is valid: the sampling loop makes each token see exactly the already-generated tokens
 that precede it in raster order, whatever the schedule.
 """
 

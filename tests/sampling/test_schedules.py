@@ -1,4 +1,4 @@
-"""Schedules and decoding plans: coverage, step counts, stand-ins, and exact visibility (property test)."""
+"""Schedules and sampling plans: coverage, step counts, stand-ins, and exact visibility (property test)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vidgpt.decode.plan import MaskTracker, build_plan, standin, training_mask
-from vidgpt.decode.schedules import diagonal_schedule, make_schedule, raster_schedule, step_of
+from vidgpt.sampler.plan import MaskTracker, build_plan, standin, training_mask
+from vidgpt.sampler.schedules import diagonal_schedule, make_schedule, raster_schedule, step_of
 
 
 def _positions(schedule):
@@ -197,7 +197,7 @@ def test_prefill_covers_prompt_bov_and_known_codes_once():
         build_plan(raster_schedule(*grid), grid, L, known=13)
 
 
-def test_training_mask_is_causal_for_raster_and_matches_decode_visibility_for_diagonal():
+def test_training_mask_is_causal_for_raster_and_matches_sampling_visibility_for_diagonal():
     grid, L = (2, 2, 3), 3
     n = 12
     causal = torch.ones(L + n, L + n, dtype=torch.bool).tril()

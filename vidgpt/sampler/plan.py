@@ -3,7 +3,7 @@
 Sequence positions ("slots", also the static KV cache's slots): prompt 0..L-1, BOV at L, code q at
 L + 1 + q. Producing code p means feeding the token of position p - 1 (BOV for p = 0) at slot L + p
 and sampling from that query's logits. The plan depends only on the schedule, never on token values,
-so it is built once, before decoding, and can be checked on its own (tests/decoding/test_schedules.py).
+so it is built once, before sampling, and can be checked on its own (tests/sampling/test_schedules.py).
 
 Rules (step j >= 1 runs schedule step j - 1; step 0 is the prefill):
 - A code is *ready* from the step after the one that produced it (known codes and BOV: from step 0).
@@ -62,7 +62,7 @@ def standin(q: int, ready: Callable[[int], bool], grid: tuple[int, int, int]) ->
 
 def build_plan(schedule: Sequence[Sequence[int]], grid: tuple[int, int, int], prompt_length: int,
                known: int = 0, replace_standins: bool = True) -> list[Step]:
-    """Steps for decoding `grid` after a prompt of `prompt_length` tokens.
+    """Steps for sampling `grid` after a prompt of `prompt_length` tokens.
 
     `known`: number of codes given in raster order (image / continuation prefix); the schedule's own
     entries for them are ignored. The first step is the prefill of the prompt, BOV and known codes.
@@ -145,7 +145,7 @@ class MaskTracker:
 
 def training_mask(schedule: Sequence[Sequence[int]], grid: tuple[int, int, int], prompt_length: int) -> torch.Tensor:
     """Bool (S, S), S = L + t*h*w, for teacher-forced training ([prompt | BOV | codes[:-1]]) with the
-    visibility that `schedule` gives at decoding time: the query predicting code p sees code q < p
+    visibility that `schedule` gives at sampling time: the query predicting code p sees code q < p
     only if q is produced in an earlier step. For the raster schedule this is the causal mask.
     (Stand-in inputs are not emulated: the query's own input stays the real previous code.)
     """
@@ -161,7 +161,7 @@ def training_mask(schedule: Sequence[Sequence[int]], grid: tuple[int, int, int],
 
 
 def training_view(schedule: Sequence[Sequence[int]], grid: tuple[int, int, int], prompt_length: int) -> TrainingView:
-    """The `TrainingView` of decoding `grid` with `schedule` (stand-ins replaced, as `decode` does by default)."""
+    """The `TrainingView` of sampling `grid` with `schedule` (stand-ins replaced, as `sample_codes` does by default)."""
     L = prompt_length
     base = training_mask(schedule, grid, L)
     extras = [(p, step.sources[row]) for step in build_plan(schedule, grid, L)

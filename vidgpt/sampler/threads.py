@@ -1,6 +1,6 @@
-"""How many CPU threads a decoding loop uses: chosen while it runs, by timing its own steps.
+"""How many CPU threads a sampling loop uses: chosen while it runs, by timing its own steps.
 
-A decoding step is ~150 small ops, and with more than one thread each op that torch parallelises ends
+A sampling step is ~150 small ops, and with more than one thread each op that torch parallelises ends
 in an OpenMP barrier. Measured on the 2-core development machine (shipped model, 5x8x8, CFG 3):
 - both cores idle: 2 threads beat 1 in every case, even one row per step (the long attention reads and
   the weights stream faster from two cores): raster batch 1 1.5x, diagonal w=1 batch 1 1.2-1.6x,
@@ -16,7 +16,7 @@ schedule vary less than that). A trial that lands on a loaded core costs two slo
 
 `threads=None` (the default) means this choice between 1 and the process's cores (at most
 `torch.get_num_threads()`, the caller's own limit), starting with 1 when the load average says other
-processes hold cores, and carried from one decoding call to the next; pass `threads=` to fix the count.
+processes hold cores, and carried from one sampling call to the next; pass `threads=` to fix the count.
 Measured with a one-thread matmul loop on the other core: 0.66 s a video (0.65-0.69 s on one thread).
 On a GPU the host threads only launch kernels and are left alone.
 """
@@ -46,7 +46,7 @@ _SHARED: dict[int, "ThreadChooser"] = {}  # for_this_machine's choosers, by thei
 
 
 class ThreadChooser:
-    """Picks the thread count of each decoding step from (`most`, 1) by timing trial steps (module docstring).
+    """Picks the thread count of each sampling step from (`most`, 1) by timing trial steps (module docstring).
 
         chooser = ThreadChooser.for_this_machine()
         n = chooser.threads()  # before a step
@@ -71,7 +71,7 @@ class ThreadChooser:
     @classmethod
     def for_this_machine(cls) -> "ThreadChooser":
         """The process's chooser between 1 and its cores (within `torch.get_num_threads()`): shared by
-        successive decoding calls, so that many short videos do not each pay a trial. A new one starts
+        successive sampling calls, so that many short videos do not each pay a trial. A new one starts
         with all cores unless the load average says other processes hold some."""
         most = max(1, min(torch.get_num_threads(), _cores()))
         if most not in _SHARED:

@@ -1,4 +1,4 @@
-"""The one decoding loop, for every schedule: run a plan's steps over a static KV cache and sample.
+"""The one sampling loop, for every schedule: run a plan's steps over a static KV cache and sample.
 
 Classifier-free guidance doubles the batch: rows [0, B) carry the prompts, rows [B, 2B) the null
 (all-PAD) prompts; both halves are fed the same sampled codes.
@@ -60,8 +60,8 @@ def _run(gpt: VidGPT, prompt_ids: torch.Tensor, schedule: Sequence[Sequence[int]
          replace_standins: bool = True, latent_frames: int | None = None,
          forward: StaticForward | None = None, threads: int | None = None,
          ) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:
-    """decode_steps' engine; yields (positions, codes, seq) after each sampling step, where seq
-    (batch rows, L + 1 + n) holds every slot's real token so far (so `decode` needs no copies)."""
+    """sample_steps' engine; yields (positions, codes, seq) after each sampling step, where seq
+    (batch rows, L + 1 + n) holds every slot's real token so far (so `sample_codes` needs no copies)."""
     cfg = gpt.config
     L, seq_len, device = cfg.prompt_length, cfg.seq_len, gpt.device
     t, h, w = cfg.grid
@@ -132,14 +132,14 @@ def _run(gpt: VidGPT, prompt_ids: torch.Tensor, schedule: Sequence[Sequence[int]
             yield step.produce, codes, seq
 
 
-def decode_steps(gpt: VidGPT, prompt_ids: torch.Tensor, schedule: Sequence[Sequence[int]], *,
+def sample_steps(gpt: VidGPT, prompt_ids: torch.Tensor, schedule: Sequence[Sequence[int]], *,
                  known: torch.Tensor | None = None, null_prompt_ids: torch.Tensor | None = None,
                  cfg_scale: float = 1.0, temperature: float = 1.0, top_k: int | None = None,
                  top_p: float | None = None, generator: torch.Generator | None = None,
                  replace_standins: bool = True, latent_frames: int | None = None,
                  forward: StaticForward | None = None,
                  threads: int | None = None) -> Iterator[tuple[list[int], torch.Tensor]]:
-    """Decode the grid of `gpt` step by step; yields (positions, codes (B, m)) after each sampling step.
+    """Sample the grid of `gpt` step by step; yields (positions, codes (B, m)) after each sampling step.
 
     prompt_ids (B, L); `schedule` covers the (latent_frames, h, w) grid (latent_frames defaults to the
     trained t); `known`: given leading codes (image / continuation), kept as they are;
@@ -154,8 +154,8 @@ def decode_steps(gpt: VidGPT, prompt_ids: torch.Tensor, schedule: Sequence[Seque
         yield positions, codes
 
 
-def decode(gpt: VidGPT, prompt_ids: torch.Tensor, schedule: Sequence[Sequence[int]], **kwargs) -> torch.Tensor:
-    """All codes (B, latent_frames, h, w) of one grid; keyword arguments as for `decode_steps`."""
+def sample_codes(gpt: VidGPT, prompt_ids: torch.Tensor, schedule: Sequence[Sequence[int]], **kwargs) -> torch.Tensor:
+    """All codes (B, latent_frames, h, w) of one grid; keyword arguments as for `sample_steps`."""
     batch = prompt_ids.shape[0]
     cfg = gpt.config
     _, h, w = cfg.grid

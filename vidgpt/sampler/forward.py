@@ -4,7 +4,7 @@ The cache is preallocated, one tensor for all layers, and written at explicit sl
 explicit positions (= slots); attention takes an explicit mask over the cache slots, so any subset of
 positions can be fed in any order.
 
-A decoding step of a small model on CPU costs (a) streaming the weights and the cache through memory
+A sampling step of a small model on CPU costs (a) streaming the weights and the cache through memory
 once and (b) ~10 us of dispatch per op, so a raster step is bound by memory and op count, not FLOPs.
 Per layer this runs 4 matmuls and ~10 small ops, all on buffers made once per call:
 - weights are re-laid once into (in, out) matrices (the fast orientation for MKL's one-row matmul),
@@ -18,7 +18,7 @@ Per layer this runs 4 matmuls and ~10 small ops, all on buffers made once per ca
   call instead of once per layer inside SDPA.
 The fused copies (one more copy of the weights) are rebuilt whenever a parameter has been modified
 since (tensor version counters), so training in between is safe. Results equal the transformers
-forward up to float rounding (tests/decoding/test_decode.py).
+forward up to float rounding (tests/sampling/test_sampler.py).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Same seed, same tokens: on CPU a generation is a function of (model, prompts, settings, seed), whatever process runs it.
 
 The test process and a fresh process (another hash seed, so nothing may depend on the order of a set of
-strings; none of the earlier tests' history) run the same generations with raster and diagonal decoding;
+strings; none of the earlier tests' history) run the same generations with raster and diagonal sampling;
 their codes must be identical, and another seed must give other codes. One fresh process, not two:
 starting one costs ~8 s of imports on a 2-core machine, and this process is a second one with a very
 different past.

@@ -1,13 +1,13 @@
-"""tools/bench_decode.py's matmul ceiling: the rows it times are those the two schedules feed."""
+"""tools/bench_sampling.py's matmul ceiling: the rows it times are those the two schedules feed."""
 
 import pytest
 
-from tools import bench_decode
+from tools import bench_sampling
 
 
 @pytest.fixture(scope="module")
 def bench():
-    return bench_decode
+    return bench_sampling
 
 
 def test_ceiling_times_a_raster_step_against_a_mean_diagonal_step(bench):

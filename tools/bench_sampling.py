@@ -1,10 +1,10 @@
-"""Decoding speed: our static-cache raster loop vs `transformers` generate(), and diagonal schedules;
+"""Sampling speed: our static-cache raster loop vs `transformers` generate(), and diagonal schedules;
 with the matmul ceiling that bounds a diagonal speedup on a CPU (`ceiling_rows`).
 
 CPU demo-size VidGPT (~6M parameters, codebook 1000) with random weights (speed does not depend on
 training), batch 1, top-k 100 sampling. Every figure of one table comes from the same process, and
 the repeats of all methods are interleaved (best of `repeats` per method), so the ratios hold on a
-shared, noisy machine. `run()` returns rows for tools/bench.py; `python -m tools.bench_decode
+shared, noisy machine. `run()` returns rows for tools/bench.py; `python -m tools.bench_sampling
 [--quick] [--threads-table]` prints them.
 """
 
@@ -16,14 +16,14 @@ from collections.abc import Callable
 
 import torch
 
-from vidgpt.decode import StaticForward, decode, make_schedule
-from vidgpt.evaluate import decoding_label
-from vidgpt.model import PromptTokenizer, VidGPT
+from vidgpt.sampler import StaticForward, sample_codes, make_schedule
+from vidgpt.evaluate import sampling_label
+from vidgpt.model import PromptVocab, VidGPT
 from vidgpt.model.generation import WHOLE_FRAMES, GenerationConfig
 
 PROMPT = "a large blue triangle moves right slowly"
 GRIDS = ((5, 8, 8), (5, 16, 16))
-_DEFAULT = GenerationConfig()  # a model's default decoding
+_DEFAULT = GenerationConfig()  # a model's default sampling
 # diagonal settings timed against raster: windows 1/2/4 with full frame overlap (frame window = the window)
 # and with whole frames in turn, then the default
 DIAGONALS = tuple({"window": w, "frame_window": fw} for fw in (None, WHOLE_FRAMES) for w in (1, 2, 4)) + (
@@ -32,7 +32,7 @@ DIAGONALS = tuple({"window": w, "frame_window": fw} for fw in (None, WHOLE_FRAME
 
 def demo_model(grid: tuple[int, int, int], codebook_size: int = 1000) -> VidGPT:
     torch.manual_seed(0)
-    tok = PromptTokenizer.fit([PROMPT] * 4, vocab_size=300)
+    tok = PromptVocab.fit([PROMPT] * 4, vocab_size=300)
     return VidGPT.build(tok, grid, codebook_size, prompt_length=16, preset="demo").eval()
 
 
@@ -66,12 +66,12 @@ def _grid_rows(grid: tuple[int, int, int], repeats: int, with_hf: bool, batch: i
     configs = configs if configs is not None else DIAGONALS
 
     def ours(schedule: list[list[int]]) -> Callable[[], torch.Tensor]:
-        return lambda: decode(gpt, prompt, schedule, top_k=100, generator=torch.Generator().manual_seed(0),
+        return lambda: sample_codes(gpt, prompt, schedule, top_k=100, generator=torch.Generator().manual_seed(0),
                               null_prompt_ids=null, cfg_scale=cfg_scale, threads=threads)
 
     schedules = {"raster": make_schedule("raster", *grid)}
     for options in configs:
-        schedules[decoding_label({"schedule": "diagonal", **options})] = make_schedule("diagonal", *grid, **options)
+        schedules[sampling_label({"schedule": "diagonal", **options})] = make_schedule("diagonal", *grid, **options)
     fns: dict[str, Callable[[], object]] = {k: ours(s) for k, s in schedules.items()}
     if with_hf:
         fns["hf"] = lambda: _hf_generate(gpt, prompt, n)
@@ -81,7 +81,7 @@ def _grid_rows(grid: tuple[int, int, int], repeats: int, with_hf: bool, batch: i
     rate = {k: batch * n / t for k, t in best.items()}
     rows = []
     if with_hf:
-        rows.append(dict(bench="decode", grid=name, method="raster, transformers generate()", forward_steps=n,
+        rows.append(dict(bench="sampling", grid=name, method="raster, transformers generate()", forward_steps=n,
                          tokens_per_s=round(rate["hf"], 1), ms_per_step=round(1000 * best["hf"] / n, 2),
                          speedup=1.0, vs="itself"))
     for key, schedule in schedules.items():
@@ -92,7 +92,7 @@ def _grid_rows(grid: tuple[int, int, int], repeats: int, with_hf: bool, batch: i
                 speedup, vs = rate["raster"] / rate["hf"], "transformers generate()"
         else:
             method, speedup, vs = key, rate[key] / rate["raster"], "raster (ours)"
-        rows.append(dict(bench="decode", grid=name, method=method, forward_steps=steps,
+        rows.append(dict(bench="sampling", grid=name, method=method, forward_steps=steps,
                          tokens_per_s=round(rate[key], 1), ms_per_step=round(1000 * best[key] / steps, 2),
                          speedup=round(speedup, 2), vs=vs))
     return rows
@@ -100,7 +100,7 @@ def _grid_rows(grid: tuple[int, int, int], repeats: int, with_hf: bool, batch: i
 
 def thread_rows(grid: tuple[int, int, int] = (5, 8, 8), repeats: int = 1) -> list[dict]:
     """1 vs 2 torch threads for batch 1 and batch 8 with classifier-free guidance (16 rows), raster
-    and diagonal window 2: the measurements behind the default of vidgpt/decode/threads.py."""
+    and diagonal window 2: the measurements behind the default of vidgpt/sampler/threads.py."""
     rows = []
     for batch, cfg_scale in ((1, 1.0), (8, 3.0)):
         for threads in (1, 2):
@@ -110,7 +110,7 @@ def thread_rows(grid: tuple[int, int, int] = (5, 8, 8), repeats: int = 1) -> lis
 
 
 def ceiling_rows(grid: tuple[int, int, int] = (5, 16, 16), window: int = 1, repeats: int = 20) -> list[dict]:
-    """Why a diagonal speedup has a ceiling on a CPU: one decoding step's matmuls (the demo model's, as
+    """Why a diagonal speedup has a ceiling on a CPU: one sampling step's matmuls (the demo model's, as
     StaticForward runs them), timed for the rows a raster step feeds (2: the prompt row and its CFG null
     row) and for the mean rows of a diagonal step. Both schedules do the same FLOPs per token; a raster step
     streams every weight for 2 rows (memory-bound), a diagonal one reuses it for ~28 (compute-bound, near
@@ -137,7 +137,7 @@ def ceiling_rows(grid: tuple[int, int, int] = (5, 16, 16), window: int = 1, repe
     per_token = {m: best[m] / (m / 2) for m in best}
     rows = []
     for m, name in ((2, "raster step"), (diagonal_rows, f"diagonal w={window} step (mean)")):
-        rows.append(dict(bench="decode matmul ceiling", grid="x".join(map(str, grid)), method=f"{name}, CFG",
+        rows.append(dict(bench="sampling matmul ceiling", grid="x".join(map(str, grid)), method=f"{name}, CFG",
                          rows=m, gflop_per_s=round(m * flops_per_row / best[m] / 1e9, 1),
                          us_per_token=round(1e6 * per_token[m], 1),
                          ceiling_speedup=round(per_token[2] / per_token[m], 2)))

@@ -1,4 +1,4 @@
-"""Decoding engine and VideoGenerator: cache parity, schedule parity, sampling, CFG, given frames, streaming."""
+"""Sampling engine and VideoGenerator: cache parity, schedule parity, sampling, CFG, given frames, streaming."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import torch
 
 from transformers import LlamaForCausalLM
 
-from vidgpt.decode import StaticForward, decode, decode_steps, diagonal_schedule, raster_schedule
-from vidgpt.decode.sampling import filter_logits, guide, sample
-from vidgpt.decode.threads import ThreadChooser
+from vidgpt.sampler import StaticForward, sample_codes, sample_steps, diagonal_schedule, raster_schedule
+from vidgpt.sampler.sampling import filter_logits, guide, sample
+from vidgpt.sampler.threads import ThreadChooser
 from vidgpt.generator import VideoGenerator
-from vidgpt.model import PromptTokenizer, VidGPT, tokenizer_identity
+from vidgpt.model import PromptVocab, VidGPT, tokenizer_identity
 from vidgpt.model.generation import WHOLE_FRAMES, GenerationConfig
 
 CAPTIONS = ["a large blue triangle moves right slowly", "a small red circle moves up quickly",
@@ -51,7 +51,7 @@ class FakeTokenizer:
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    tok = PromptTokenizer.fit(CAPTIONS * 3, vocab_size=300)
+    tok = PromptVocab.fit(CAPTIONS * 3, vocab_size=300)
     ident = tokenizer_identity(FakeTokenizer(), FRAMES, *SIZE)
     # a large init scale makes the random model's distributions peaked, so different contexts give
     # visibly different samples and parity tests can fail when they should
@@ -138,7 +138,7 @@ def test_cached_steps_equal_full_forward_with_biases_and_other_dtypes(model, dty
     cfg = model.config.llama_config()
     cfg.attention_bias = cfg.mlp_bias = True
     torch.manual_seed(3)
-    biased = VidGPT(model.config, model.prompt_tokenizer, LlamaForCausalLM(cfg)).eval()
+    biased = VidGPT(model.config, model.prompt_vocab, LlamaForCausalLM(cfg)).eval()
     with torch.no_grad():
         for name, p in biased.named_parameters():
             p.normal_() if name.endswith("bias") else p.mul_(5.0 if p.ndim == 2 else 1.0)
@@ -212,13 +212,13 @@ def test_top_k_sampling_races_only_the_k_best_with_the_filtered_distribution():
         assert set(many.tolist()) == set(kept.nonzero().flatten().tolist())
 
 
-# ----------------------------------------------------------------------------- the decoding loop
+# ----------------------------------------------------------------------------- the sampling loop
 
 
 def test_raster_engine_equals_naive_uncached_loop(model):
     prompt = _prompts(model)
     kw = dict(temperature=0.9, top_k=10, top_p=0.95)
-    engine = decode(model, prompt, raster_schedule(*GRID), generator=torch.Generator().manual_seed(5), **kw)
+    engine = sample_codes(model, prompt, raster_schedule(*GRID), generator=torch.Generator().manual_seed(5), **kw)
     naive = _naive_raster(model, prompt, torch.Generator().manual_seed(5), **kw)
     assert torch.equal(engine, naive)
 
@@ -226,8 +226,8 @@ def test_raster_engine_equals_naive_uncached_loop(model):
 @pytest.mark.parametrize("frame_window", [None, GRID[2]])
 def test_diagonal_with_full_window_equals_raster(model, frame_window):
     prompt = _prompts(model)
-    raster = decode(model, prompt, raster_schedule(*GRID), generator=torch.Generator().manual_seed(7))
-    diag = decode(model, prompt, diagonal_schedule(*GRID, window=GRID[2], frame_window=frame_window),
+    raster = sample_codes(model, prompt, raster_schedule(*GRID), generator=torch.Generator().manual_seed(7))
+    diag = sample_codes(model, prompt, diagonal_schedule(*GRID, window=GRID[2], frame_window=frame_window),
                   generator=torch.Generator().manual_seed(7))
     assert torch.equal(raster, diag)
 
@@ -235,25 +235,25 @@ def test_diagonal_with_full_window_equals_raster(model, frame_window):
 def test_diagonal_window_one_runs_fewer_steps_and_differs(model):
     prompt = _prompts(model)
     sched = diagonal_schedule(*GRID, window=1)
-    steps = list(decode_steps(model, prompt, sched, temperature=0))
+    steps = list(sample_steps(model, prompt, sched, temperature=0))
     assert len(steps) == len(sched) < model.config.num_codes
     assert sorted(p for pos, _ in steps for p in pos) == list(range(model.config.num_codes))
     # greedy: the first row is identical to raster (same visible context), later rows start earlier
-    raster = decode(model, prompt, raster_schedule(*GRID), temperature=0)
-    diag = decode(model, prompt, sched, temperature=0)
+    raster = sample_codes(model, prompt, raster_schedule(*GRID), temperature=0)
+    diag = sample_codes(model, prompt, sched, temperature=0)
     assert torch.equal(raster[:, 0, 0], diag[:, 0, 0])
     assert not torch.equal(raster, diag)
     # replacing stand-ins changes what later tokens condition on
-    no_replace = decode(model, prompt, sched, temperature=0, replace_standins=False)
+    no_replace = sample_codes(model, prompt, sched, temperature=0, replace_standins=False)
     assert torch.equal(no_replace[:, 0, 0], diag[:, 0, 0]) and not torch.equal(no_replace, diag)
 
 
 def test_same_seed_same_tokens_and_seed_matters(model):
     prompt = _prompts(model)
     sched = diagonal_schedule(*GRID, window=2)
-    a = decode(model, prompt, sched, generator=torch.Generator().manual_seed(11))
-    b = decode(model, prompt, sched, generator=torch.Generator().manual_seed(11))
-    c = decode(model, prompt, sched, generator=torch.Generator().manual_seed(12))
+    a = sample_codes(model, prompt, sched, generator=torch.Generator().manual_seed(11))
+    b = sample_codes(model, prompt, sched, generator=torch.Generator().manual_seed(11))
+    c = sample_codes(model, prompt, sched, generator=torch.Generator().manual_seed(12))
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
@@ -261,11 +261,11 @@ def test_cfg_scale_one_equals_no_guidance_and_guidance_mixes_logits(model):
     prompt = _prompts(model)
     null = model.null_prompts(1)
     sched = raster_schedule(*GRID)
-    plain = decode(model, prompt, sched, generator=torch.Generator().manual_seed(3))
-    one = decode(model, prompt, sched, null_prompt_ids=null, cfg_scale=1.0, generator=torch.Generator().manual_seed(3))
+    plain = sample_codes(model, prompt, sched, generator=torch.Generator().manual_seed(3))
+    one = sample_codes(model, prompt, sched, null_prompt_ids=null, cfg_scale=1.0, generator=torch.Generator().manual_seed(3))
     assert torch.equal(plain, one)
     # greedy first token under guidance = argmax of u + s (c - u) from full forwards
-    first = decode(model, prompt, sched, null_prompt_ids=null, cfg_scale=4.0, temperature=0)[:, 0, 0, 0]
+    first = sample_codes(model, prompt, sched, null_prompt_ids=null, cfg_scale=4.0, temperature=0)[:, 0, 0, 0]
     no_codes = torch.zeros(2, 0, dtype=torch.long)
     with torch.no_grad():
         c = model.sequence_logits(model.input_ids(prompt, no_codes))[:, -1]
@@ -277,46 +277,46 @@ def test_known_prefix_is_kept_for_every_schedule(model):
     prompt = _prompts(model)
     known = torch.randint(0, K, (2, 1, *GRID[1:]), generator=torch.Generator().manual_seed(4))
     for sched in (raster_schedule(*GRID), diagonal_schedule(*GRID, window=1)):
-        out = decode(model, prompt, sched, known=known, generator=torch.Generator().manual_seed(0))
+        out = sample_codes(model, prompt, sched, known=known, generator=torch.Generator().manual_seed(0))
         assert torch.equal(out[:, :1], known)
     # the raster engine with a given prefix equals the naive loop started from that prefix
     with torch.no_grad():
         logits = model.sequence_logits(model.input_ids(prompt, known.flatten(1)))[:, -1]
-    out = decode(model, prompt, raster_schedule(*GRID), known=known, temperature=0)
+    out = sample_codes(model, prompt, raster_schedule(*GRID), known=known, temperature=0)
     assert torch.equal(out.flatten(1)[:, 6], logits.argmax(-1))
 
 
-def test_decode_rejects_bad_arguments(model):
+def test_sample_codes_rejects_bad_arguments(model):
     prompt = _prompts(model)
     with pytest.raises(ValueError, match="temperature"):
-        decode(model, prompt, raster_schedule(*GRID), temperature=-1)
+        sample_codes(model, prompt, raster_schedule(*GRID), temperature=-1)
     with pytest.raises(ValueError, match="top_p"):
-        decode(model, prompt, raster_schedule(*GRID), top_p=0)
+        sample_codes(model, prompt, raster_schedule(*GRID), top_p=0)
     with pytest.raises(ValueError, match="never produces"):
-        decode(model, prompt, raster_schedule(1, 2, 3))
+        sample_codes(model, prompt, raster_schedule(1, 2, 3))
     with pytest.raises(ValueError, match="known codes"):
-        decode(model, prompt, raster_schedule(*GRID), known=torch.zeros(2, 1, 3, 3, dtype=torch.long))
+        sample_codes(model, prompt, raster_schedule(*GRID), known=torch.zeros(2, 1, 3, 3, dtype=torch.long))
 
 
 def test_threads_are_set_per_step_and_restored_before_each_yield(model):
     prompt = _prompts(model)
     before = torch.get_num_threads()
-    seen = [torch.get_num_threads() for _ in decode_steps(model, prompt, raster_schedule(*GRID), threads=2)]
+    seen = [torch.get_num_threads() for _ in sample_steps(model, prompt, raster_schedule(*GRID), threads=2)]
     assert seen == [before] * model.config.num_codes
-    a = decode(model, prompt, diagonal_schedule(*GRID, window=2), threads=1, temperature=0)
+    a = sample_codes(model, prompt, diagonal_schedule(*GRID, window=2), threads=1, temperature=0)
     torch.set_num_threads(2)  # let the automatic choice use two threads where two cores are free
     try:
         assert ThreadChooser.for_this_machine().counts[0] == min(2, len(os.sched_getaffinity(0)))
         assert ThreadChooser.for_this_machine() is ThreadChooser.for_this_machine()  # one per process
-        auto = [torch.get_num_threads() for _ in decode_steps(model, prompt, raster_schedule(*GRID))]
+        auto = [torch.get_num_threads() for _ in sample_steps(model, prompt, raster_schedule(*GRID))]
         assert auto == [2] * model.config.num_codes  # the caller's setting, whatever the steps used
-        b = decode(model, prompt, diagonal_schedule(*GRID, window=2), temperature=0)
-        c = decode(model, prompt, diagonal_schedule(*GRID, window=2), threads=2, temperature=0)
+        b = sample_codes(model, prompt, diagonal_schedule(*GRID, window=2), temperature=0)
+        c = sample_codes(model, prompt, diagonal_schedule(*GRID, window=2), threads=2, temperature=0)
     finally:
         torch.set_num_threads(before)
     assert torch.equal(a, b) and torch.equal(a, c)  # the thread count never changes the codes
     with pytest.raises(ValueError, match="threads"):
-        decode(model, prompt, raster_schedule(*GRID), threads=0)
+        sample_codes(model, prompt, raster_schedule(*GRID), threads=0)
 
 
 class _Clock:
@@ -374,7 +374,7 @@ def test_thread_chooser_with_one_core_never_tries_more():
 def test_fully_given_codes_are_returned_as_they_are(model):
     prompt = _prompts(model)
     known = torch.randint(0, K, (2, *GRID), generator=torch.Generator().manual_seed(8))
-    assert torch.equal(decode(model, prompt, raster_schedule(*GRID), known=known), known)
+    assert torch.equal(sample_codes(model, prompt, raster_schedule(*GRID), known=known), known)
 
 
 # ----------------------------------------------------------------------------- VideoGenerator
