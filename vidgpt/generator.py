@@ -26,6 +26,7 @@ import torch
 from vidtok.data.convert import to_tensor, to_uint8
 from vidtok.model import VideoTokenizer
 
+from .sampler.bucketed import COMPILE_MODES, BucketedForward
 from .sampler.forward import StaticForward
 from .sampler.loop import sample_steps
 from .sampler.schedules import Schedule, make_schedule
@@ -108,19 +109,21 @@ def gpt_folder(path: str | Path) -> Path:
 class VideoGenerator:
     """User-facing generation with a VidGPT and its stage-1 tokenizer."""
 
-    def __init__(self, gpt: VidGPT, tokenizer: Any, check: bool = True) -> None:
+    def __init__(self, gpt: VidGPT, tokenizer: Any, check: bool = True, compile: str | None = None) -> None:
         if check:  # layout and, where the GPT recorded one, the weights' fingerprint
             check_trained_on(gpt, tokenizer)
         self.gpt = gpt.eval()
         self.tokenizer = tokenizer
-        self.forward = StaticForward(gpt)
+        # compile: sampling steps padded to static shapes under torch.compile (vidgpt/sampler/bucketed.py),
+        # for GPUs, where a small model's step is bound by kernel launches; None: the eager path
+        self.forward = StaticForward(gpt) if compile is None else BucketedForward(gpt, compile)
         # An ablation, not a setting: False keeps a stand-in's cache entry after its real code is made
         # (vidgpt/sampler/plan.py); tools/diagonal_table.py measures what replacing them buys.
         self.replace_standins = True
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, tokenizer: Any = None, device: str | torch.device = "cpu",
-                        dtype: str | torch.dtype = "float32") -> "VideoGenerator":
+                        dtype: str | torch.dtype = "float32", compile: str | None = None) -> "VideoGenerator":
         """Load a model folder (``gpt/`` + ``tokenizer/``, as stage 2 writes) or a VidGPT folder plus a tokenizer;
         no ``path``: the shipped Shapes model.
 
@@ -128,7 +131,12 @@ class VideoGenerator:
         their memory traffic, which is what a sampling step is bound by on a GPU; on CPUs without bf16
         units it is slower. Sampling runs in float32 either way. ValueError if the tokenizer is not the
         one the GPT was trained on.
+
+        compile: None (eager), or a `torch.compile` mode ("reduce-overhead": CUDA graphs on a GPU) for the
+        sampling steps, padded to a few static shapes; each shape compiles on first use (tools/bench_compile.py).
         """
+        if compile not in COMPILE_MODES:
+            raise ValueError(f"compile={compile!r}: expected one of {COMPILE_MODES}")
         dtype = gpt_dtype(dtype)
         path = SHIPPED_MODEL if path is None else Path(path).expanduser()
         if not path.is_dir():
@@ -137,7 +145,7 @@ class VideoGenerator:
             if not (path / MODEL_TOKENIZER).is_dir():
                 raise FileNotFoundError(f"{path} has no {MODEL_TOKENIZER}/ folder: pass tokenizer= or a model folder")
             tokenizer = VideoTokenizer.from_pretrained(path / MODEL_TOKENIZER).to(device).eval()
-        return cls(VidGPT.from_pretrained(gpt_folder(path), map_location=device).to(dtype), tokenizer)
+        return cls(VidGPT.from_pretrained(gpt_folder(path), map_location=device).to(dtype), tokenizer, compile=compile)
 
     @property
     def dtype_name(self) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from vidgpt.cli.app import hydra_app
+from vidgpt.sampler.bucketed import COMPILE_MODES
 from vidgpt.cli.options import SAMPLING, Choice, Flag, Items, Number, Text, sampling_settings
 from vidgpt.cli.generate import model_folder
 from vidgpt.evaluate import evaluate_generator
@@ -29,6 +30,7 @@ OPTIONS = {
     "i3d": Text(optional=True),
     "tokenizer_clips": Number(int, minimum=0),
     "dtype": Choice(tuple(DTYPES)),
+    "compile": Choice(tuple(m for m in COMPILE_MODES if m), optional=True),
 }
 
 
@@ -44,7 +46,8 @@ def evaluate(cfg: DictConfig) -> dict:
     if cfg.folder:
         results = {"videos": evaluate_folder(cfg.folder, cfg.manifest)}
     else:
-        generator = VideoGenerator.from_pretrained(model_folder(cfg.model), device=cfg.device, dtype=cfg.dtype)
+        generator = VideoGenerator.from_pretrained(model_folder(cfg.model), device=cfg.device, dtype=cfg.dtype,
+                                                   compile=cfg.compile)
         settings = sampling_settings(cfg)
         schedules = [dict(settings, schedule=settings["schedule"] if s == "model" else s, frames=cfg.frames)
                      for s in cfg.schedules]

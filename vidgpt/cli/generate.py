@@ -7,6 +7,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from vidgpt.cli.app import hydra_app
+from vidgpt.sampler.bucketed import COMPILE_MODES
 from vidgpt.cli.options import SAMPLING, Choice, Fields, Items, Number, Text, sampling_settings
 from vidgpt.generator import DTYPES, MODEL_GPT, MODEL_TOKENIZER, SHIPPED_MODEL, VideoGenerator
 from vidgpt.samples import (FORMATS, MAX_PROMPT_CHARS, SampleOptions, generate_samples, load_first_frames,
@@ -45,6 +46,7 @@ OPTIONS = {
     "given_frames": Number(int, minimum=1),
     "max_prompt_chars": Number(int, minimum=1),
     "dtype": Choice(tuple(DTYPES)),
+    "compile": Choice(tuple(m for m in COMPILE_MODES if m), optional=True),
     "formats": Items(Choice(FORMATS), unique=True),
     "changes": Items(Fields({"frame": Number(int, minimum=1), "prompt": Text()}), least=0),
 }
@@ -91,7 +93,8 @@ def generate(cfg: DictConfig) -> list[dict]:
     samples, batch_size, seed, given_frames = cfg.samples, cfg.batch_size, cfg.seed, cfg.given_frames
     prompts = (read_prompts_file(cfg.prompts_file, cfg.max_prompt_chars) if cfg.prompts_file
                else [command_prompt(cfg.prompt, cfg.max_prompt_chars)])
-    generator = VideoGenerator.from_pretrained(model_folder(cfg.model), device=cfg.device, dtype=cfg.dtype)
+    generator = VideoGenerator.from_pretrained(model_folder(cfg.model), device=cfg.device, dtype=cfg.dtype,
+                                                   compile=cfg.compile)
     size = int((generator.gpt.config.tokenizer or {}).get("height", 64))
     check_changes(changes, generator, cfg.frames, size)
     image = load_first_frames(cfg.image, size) if cfg.image else None
