@@ -13,6 +13,7 @@ prompt is kept and the last t - 1 latent frames are re-prefilled as the context 
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from .sampler.bucketed import COMPILE_MODES, BucketedForward
 from .sampler.forward import StaticForward
 from .sampler.loop import sample_steps
 from .sampler.schedules import Schedule, make_schedule
+from .model.arguments import check_device, check_flag, check_int, check_prompts, is_int, refuse, shown
 from .model.generation import MODEL, GenerationConfig
 from .model.gpt import VidGPT
 from .model.identity import check_trained_on
@@ -50,30 +52,64 @@ class LatentFrame:
     frames: np.ndarray | None  # (B, n, H, W, 3) uint8: the pixel frames this latent frame completes
 
 
+class GenerationEnded(RuntimeError):
+    """`GenerationStream.change_prompt` once every latent frame is made (or the stream stopped on an error)."""
+
+
 class GenerationStream(Iterator[LatentFrame]):
     """The latent frames of a streaming generation, each as soon as it is complete, steerable while it runs:
     `change_prompt` takes effect from the next latent frame not yet yielded (from any thread)."""
 
     def __init__(self, frames: Iterator[LatentFrame], change: Callable[[str | Sequence[str]], int]) -> None:
         self._frames, self._change = frames, change
+        self._ended = False
 
     def __iter__(self) -> "GenerationStream":
         return self
 
     def __next__(self) -> LatentFrame:
-        return next(self._frames)
+        if self._ended:
+            raise StopIteration
+        try:
+            return next(self._frames)
+        except BaseException:  # the last frame was made, or the sampling failed: nothing more will come
+            self._ended = True
+            raise
 
     def change_prompt(self, prompt: str | Sequence[str]) -> int:
-        """Follow `prompt` (one for all videos, or one per video) from the next latent frame; returns its index."""
+        """Follow `prompt` (one for all videos, or one per video) from the next latent frame; returns its index.
+        ValueError for a bad prompt; GenerationEnded (a RuntimeError) once the video is complete."""
+        if self._ended:
+            raise GenerationEnded("change_prompt: the generation has ended (every latent frame is made)")
         return self._change(prompt)
 
 
-def _as_batch(x: Any, ndim: int, name: str, batch: int) -> torch.Tensor:
-    """uint8 array/tensor with `ndim` dims (one item, shared by all prompts) or ndim + 1 (one per prompt)."""
-    x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
+# The given frames generate() takes: (name, dims of one item), the batch dim B in front for one per prompt.
+GIVEN = {"image": "H, W, 3", "video": "N, H, W, 3"}
+
+
+def _as_batch(x: Any, name: str, batch: int) -> torch.Tensor:
+    """A uint8 array/tensor shaped GIVEN[name] (one item, shared by all prompts) or with B in front (one per
+    prompt); ValueError naming `name` for anything else (a file path: how to load it)."""
+    dims = GIVEN[name]
+    ndim = dims.count(",") + 1
+    allowed = f"expected a uint8 array or tensor shaped ({dims}) or (B, {dims}), RGB"
+    if isinstance(x, (str, bytes, os.PathLike)):
+        load = "load_first_frames(path, size)" if name == "image" else "load_first_frames(path, size, frames=N)"
+        raise refuse(name, x, f"{allowed}; read a file with vidgpt.samples.{load}")
+    given = x
+    if not isinstance(x, torch.Tensor):
+        try:
+            x = np.asarray(x)
+        except (TypeError, ValueError):  # a ragged sequence, say
+            raise refuse(name, given, allowed) from None
+        if x.dtype != np.uint8 or x.ndim not in (ndim, ndim + 1) or x.shape[-1] != 3:
+            raise refuse(name, x, allowed)
+        x = torch.as_tensor(np.ascontiguousarray(x))  # a flipped view (BGR -> RGB) has negative strides
     if x.dtype != torch.uint8 or x.ndim not in (ndim, ndim + 1) or x.shape[-1] != 3:
-        raise ValueError(f"{name} must be uint8 with {ndim} or {ndim + 1} dims ending in 3 channels, "
-                         f"got {tuple(x.shape)} {x.dtype}")
+        raise refuse(name, x, allowed)
+    if name == "video" and x.shape[-4] == 0:
+        raise refuse(name, given, "holds no frames (give at least one, or leave video out)")
     if x.ndim == ndim:
         x = x[None].expand(batch, *x.shape)
     if x.shape[0] != batch:
@@ -124,8 +160,9 @@ class VideoGenerator:
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, tokenizer: Any = None, device: str | torch.device = "cpu",
                         dtype: str | torch.dtype = "float32", compile: str | None = None) -> "VideoGenerator":
-        """Load a model folder (``gpt/`` + ``tokenizer/``, as stage 2 writes) or a VidGPT folder plus a tokenizer;
-        no ``path``: the shipped Shapes model.
+        """Load a model folder (``gpt/`` + ``tokenizer/``, as stage 2 writes) or a VidGPT folder plus a tokenizer
+        (a tokenizer object, or its folder or shipped name, loaded with `VideoTokenizer.from_pretrained`);
+        no ``path``: the shipped Shapes model. device: cpu, cuda, cuda:N or mps (this machine's).
 
         dtype: the GPT's weights and KV cache ("float32", "bfloat16", "float16"): half precision halves
         their memory traffic, which is what a sampling step is bound by on a GPU; on CPUs without bf16
@@ -135,16 +172,25 @@ class VideoGenerator:
         compile: None (eager), or a `torch.compile` mode ("reduce-overhead": CUDA graphs on a GPU) for the
         sampling steps, padded to a few static shapes; each shape compiles on first use (tools/bench_compile.py).
         """
-        if compile not in COMPILE_MODES:
-            raise ValueError(f"compile={compile!r}: expected one of {COMPILE_MODES}")
+        if not isinstance(compile, (str, type(None))) or compile not in COMPILE_MODES:
+            raise refuse("compile", compile, f"expected one of {COMPILE_MODES}")
         dtype = gpt_dtype(dtype)
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            raise refuse("path", path, "expected a model folder (str or Path), or None for the shipped model", TypeError)
+        if tokenizer is not None and not isinstance(tokenizer, (str, os.PathLike)) and not all(
+                hasattr(tokenizer, a) for a in ("encode", "decode", "latent_shape")):
+            raise refuse("tokenizer", tokenizer, "expected a tokenizer (a VideoTokenizer), its folder (str or Path) "
+                         "or a shipped tokenizer's name, or None for the model folder's own", TypeError)
+        device = check_device("device", device)
         path = SHIPPED_MODEL if path is None else Path(path).expanduser()
         if not path.is_dir():
             raise FileNotFoundError(f"model folder not found: {path}")
         if tokenizer is None:
             if not (path / MODEL_TOKENIZER).is_dir():
                 raise FileNotFoundError(f"{path} has no {MODEL_TOKENIZER}/ folder: pass tokenizer= or a model folder")
-            tokenizer = VideoTokenizer.from_pretrained(path / MODEL_TOKENIZER).to(device).eval()
+            tokenizer = path / MODEL_TOKENIZER
+        if isinstance(tokenizer, (str, os.PathLike)):
+            tokenizer = VideoTokenizer.from_pretrained(tokenizer).to(device).eval()
         return cls(VidGPT.from_pretrained(gpt_folder(path), map_location=device).to(dtype), tokenizer, compile=compile)
 
     @property
@@ -206,29 +252,36 @@ class VideoGenerator:
         for the GPT steps (None: automatic, see vidgpt/sampler/threads.py).
         Sampling (schedule, window, frame_window, cfg_scale, temperature, top_k, top_p; see
         `GenerationConfig`): an option left out is the model's own (`self.generation`, from its folder).
+        seed: an integer in [0, 2**32) (as the command line takes), or None for a random video.
+        Every argument is checked before any work: a bad one is a ValueError naming it, its value and what
+        is allowed (an image or video file: read it with vidgpt.samples.load_first_frames).
         """
         s = self.settings(schedule=schedule, window=window, frame_window=frame_window, cfg_scale=cfg_scale,
                           temperature=temperature, top_k=top_k, top_p=top_p)  # checked here
         schedule, window, frame_window = s.schedule, s.window, s.frame_window
         cfg_scale, temperature, top_k, top_p = s.cfg_scale, s.temperature, s.top_k, s.top_p
-        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-        if not prompts or not all(isinstance(p, str) for p in prompts):
-            raise ValueError("prompts must be a string or a non-empty list of strings")
+        prompts = check_prompts("prompts", prompts)
+        ident = self.gpt.config.tokenizer or {}
+        trained = ident.get("frames")
+        frames = check_int("frames", frames, minimum=1, optional=bool(trained),
+                           note=f"None: the trained length, {trained}" if trained else "this checkpoint records no "
+                           "trained length")
+        seed = check_int("seed", seed, minimum=0, maximum=2**32 - 1, optional=True, note="None: a random video")
+        threads = check_int("threads", threads, minimum=1, optional=True, note="None: automatic")
+        stream, decode = check_flag("stream", stream), check_flag("decode", decode)
+        if changes is not None and not isinstance(changes, Mapping):
+            raise refuse("changes", changes, "expected a mapping {pixel frame: prompt}, e.g. {5: 'a red circle'}, "
+                         "or None")
         if image is not None and video is not None:
             raise ValueError("pass image= or video=, not both")
         batch = len(prompts)
         given = None
         if image is not None:
-            given = _as_batch(image, 3, "image", batch)[:, None]
+            given = _as_batch(image, "image", batch)[:, None]
         elif video is not None:
-            given = _as_batch(video, 4, "video", batch)
+            given = _as_batch(video, "video", batch)
         size = self._size(given)
-        ident = self.gpt.config.tokenizer or {}
-        if frames is None and not ident.get("frames"):
-            raise ValueError("frames must be given: this checkpoint records no trained length")
-        frames = int(frames if frames is not None else ident["frames"])
-        if frames < 1:
-            raise ValueError(f"frames={frames}: must be >= 1")
+        frames = frames if frames is not None else int(trained)
         t, h, w = self.gpt.config.grid
         latents, *latent_hw = (int(v) for v in self.tokenizer.latent_shape(frames, *size))
         if tuple(latent_hw) != (h, w):
@@ -239,25 +292,29 @@ class VideoGenerator:
                           f"({ident.get('frames', '?')} frames): generating with a sliding window of {t} latent frames",
                           stacklevel=2)
         counts = self._pixel_counts(frames, size)
-        known = self._encode_given(given, size, frames, counts)
-        device = self.gpt.device
-        generator = None if seed is None else torch.Generator(device=device).manual_seed(int(seed))
-        latent_changes = {counts.index(f): self._prompt_ids(p, batch) for f, p in
+        self._check_given(given, size, frames, counts)
+        latent_changes = {counts.index(f): self._prompt_ids(f"changes[{f!r}]", p, batch) for f, p in
                           self._check_changes(changes, counts, 0 if given is None else given.shape[1]).items()}
+        schedule_for = partial(make_schedule, schedule, window=window, frame_window=frame_window)
+        schedule_for(1, h, w)  # a bad option fails here, before any work
+        known = self._encode_given(given)
+        device = self.gpt.device
+        generator = None if seed is None else torch.Generator(device=device).manual_seed(seed)
         options = dict(
             prompt_ids=self.gpt.encode_prompts(prompts),
             null_prompt_ids=self.gpt.null_prompts(1) if cfg_scale != 1.0 else None,
             cfg_scale=cfg_scale, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator,
             replace_standins=self.replace_standins, threads=threads,
         )
-        schedule_for = partial(make_schedule, schedule, window=window, frame_window=frame_window)
-        schedule_for(1, h, w)  # a bad option fails here, before any work
         latent_iter = self._latent_frames(latents, known, schedule_for, options, latent_changes)
         if stream:
             made = [0]  # latent frames yielded so far
 
             def change(prompt: str | Sequence[str]) -> int:
-                latent_changes[made[0]] = self._prompt_ids(prompt, batch)
+                if made[0] >= latents:
+                    raise GenerationEnded(f"change_prompt: the generation has ended (all {latents} latent frames "
+                                          "are made)")
+                latent_changes[made[0]] = self._prompt_ids("prompt", prompt, batch)
                 return made[0]
 
             def counted() -> Iterator[tuple[int, torch.Tensor]]:
@@ -270,10 +327,10 @@ class VideoGenerator:
             codes[:, f] = frame_codes
         return Generation(codes, self._decode(codes, frames) if decode else None)
 
-    def _encode_given(self, given: torch.Tensor | None, size: tuple[int, int], frames: int,
-                      counts: list[int]) -> torch.Tensor | None:
+    @staticmethod
+    def _check_given(given: torch.Tensor | None, size: tuple[int, int], frames: int, counts: list[int]) -> None:
         if given is None:
-            return None
+            return
         n = given.shape[1]
         if tuple(given.shape[2:4]) != size:
             raise ValueError(f"given frames are {given.shape[2]}x{given.shape[3]}, the model makes {size[0]}x{size[1]}")
@@ -281,26 +338,29 @@ class VideoGenerator:
             raise ValueError(f"{n} given frames leave nothing to generate for frames={frames}")
         if n not in counts:
             raise ValueError(f"{n} given frames do not fill whole latent frames; use one of {counts[1:-1]}")
+
+    def _encode_given(self, given: torch.Tensor | None) -> torch.Tensor | None:
+        if given is None:
+            return None
         x = torch.stack([to_tensor(v) for v in given.cpu().numpy()]).to(self.gpt.device)
         with torch.no_grad():
             return self.tokenizer.encode(x).to(self.gpt.device).long()
 
-    def _prompt_ids(self, prompt: str | Sequence[str], batch: int) -> torch.Tensor:
-        prompts = [prompt] * batch if isinstance(prompt, str) else list(prompt)
-        if len(prompts) != batch or not all(isinstance(p, str) for p in prompts):
-            raise ValueError(f"a prompt change needs one prompt, or {batch} (one per video), got {prompt!r}")
-        return self.gpt.encode_prompts(prompts)
+    def _prompt_ids(self, name: str, prompt: str | Sequence[str], batch: int) -> torch.Tensor:
+        return self.gpt.encode_prompts(check_prompts(name, prompt, batch))
 
     @staticmethod
     def _check_changes(changes: Mapping[int, Any] | None, counts: list[int], given: int) -> dict[int, Any]:
         """{pixel frame: prompt}, each frame starting a latent frame after the given ones; ValueError naming it."""
         starts = counts[1:-1]
         for frame in changes or {}:
-            if isinstance(frame, bool) or not isinstance(frame, int) or frame not in starts:
-                raise ValueError(f"changes: frame {frame!r} does not start a latent frame; use one of {starts}")
+            if not is_int(frame) or frame not in starts:
+                raise ValueError(f"changes: frame {shown(frame)} does not start a latent frame; use one of {starts}"
+                                 + (f" (the video's pixel frames are 0..{counts[-1] - 1})" if is_int(frame)
+                                    and frame >= counts[-1] else ""))
             if frame < given:
                 raise ValueError(f"changes: frame {frame} is a given frame (the first {given} are given)")
-        return dict(changes or {})
+        return {int(frame): prompt for frame, prompt in (changes or {}).items()}
 
     def _latent_frames(self, latents: int, known: torch.Tensor | None,
                        schedule_for: Callable[[int, int, int], Schedule], options: dict,

@@ -121,6 +121,12 @@ class Ctx:
     def studio(self, *args: str) -> Cli:
         return cli(studio_cli, f"model={self.model}", f"out_dir={self.tmp / 'studio'}", *args)
 
+    def ended_stream(self) -> Any:
+        """A streamed generation read to its end."""
+        stream = self.generator.generate(PROMPT, stream=True, decode=False)
+        list(stream)
+        return stream
+
     def busy_port(self) -> int:
         """A port of 127.0.0.1 that something already listens on (for as long as this context lives)."""
         self.listener = socket.socket()
@@ -500,7 +506,7 @@ CASES: list[tuple[str, Callable[[Ctx], Any], Any, str]] = [
     ("wrong channel count", lambda c: c.generator.tokenizer.encode(video(channels=4)), ValueError,
      "expected a float video shaped (B, 3, T, H, W) in [-1, 1], got (1, 4, 9, 32, 32)"),
     ("RGBA first frame", lambda c: c.generator.generate(PROMPT, image=np.zeros((32, 32, 4), np.uint8), decode=False),
-     ValueError, "image must be uint8 with 3 or 4 dims ending in 3 channels, got (32, 32, 4)"),
+     ValueError, "image=<ndarray (32, 32, 4) uint8>: expected a uint8 array or tensor shaped (H, W, 3) or (B, H, W, 3)"),
     ("size not divisible", lambda c: c.generator.tokenizer.encode(video(size=30)), ValueError,
      "height 30 and width 30 must be positive multiples of spatial_factor 8"),
     ("pixel values to encode", lambda c: c.generator.tokenizer.encode(video() + 200), ValueError,
@@ -517,7 +523,7 @@ CASES: list[tuple[str, Callable[[Ctx], Any], Any, str]] = [
     ("learning curve of no points", lambda c: learning_curve_cli.learning_curve(c.curve_run(), 1, max_points=0),
      ValueError, "max_points=0: must be >= 1 (or None: every snapshot)"),
     ("negative frames", lambda c: c.generator.generate(PROMPT, frames=-1, decode=False), ValueError,
-     "frames=-1: must be >= 1"),
+     "frames=-1: must be an integer >= 1"),
     ("NaN guidance in Python", lambda c: c.generator.generate(PROMPT, cfg_scale=float("nan"), decode=False), ValueError,
      "cfg_scale=nan: must be a finite number"),
     ("infinite temperature in Python", lambda c: c.generator.generate(PROMPT, temperature=float("inf"), decode=False),
@@ -525,7 +531,84 @@ CASES: list[tuple[str, Callable[[Ctx], Any], Any, str]] = [
     ("fractional top_k in Python", lambda c: c.generator.generate(PROMPT, top_k=2.5, decode=False), ValueError,
      "top_k=2.5: must be an integer >= 1 or None"),
     ("a prompt that is not text", lambda c: c.generator.generate([PROMPT, 3], decode=False), ValueError,
-     "prompts must be a string or a non-empty list of strings"),
+     "prompts=['a small red circle moves up quickly', 3]: expected a string or a non-empty list of strings "
+     "(prompts[1] is int)"),
+    ("no prompt in Python", lambda c: c.generator.generate(None, decode=False), ValueError,
+     "prompts=None: expected a string or a non-empty list of strings; got NoneType"),
+    ("an empty list of prompts", lambda c: c.generator.generate([], decode=False), ValueError,
+     "prompts=[]: expected a string or a non-empty list of strings; got none"),
+    ("a set of prompts", lambda c: c.generator.generate({PROMPT}, decode=False), ValueError,
+     "expected a string or a non-empty list of strings; got set"),
+    ("fractional frames in Python", lambda c: c.generator.generate(PROMPT, frames=2.5, decode=False), ValueError,
+     "frames=2.5: must be an integer >= 1 or None (None: the trained length, 9)"),
+    ("frames as a flag in Python", lambda c: c.generator.generate(PROMPT, frames=True, decode=False), ValueError,
+     "frames=True: must be an integer >= 1"),
+    ("frames as text in Python", lambda c: c.generator.generate(PROMPT, frames="abc", decode=False), ValueError,
+     "frames='abc': must be an integer >= 1"),
+    ("NaN frames in Python", lambda c: c.generator.generate(PROMPT, frames=float("nan"), decode=False), ValueError,
+     "frames=nan: must be an integer >= 1"),
+    ("fractional seed in Python", lambda c: c.generator.generate(PROMPT, seed=1.5, decode=False), ValueError,
+     "seed=1.5: must be an integer in [0, 4294967295] or None (None: a random video)"),
+    ("seed as text in Python", lambda c: c.generator.generate(PROMPT, seed="x", decode=False), ValueError,
+     "seed='x': must be an integer in [0, 4294967295]"),
+    ("seed beyond 32 bits in Python", lambda c: c.generator.generate(PROMPT, seed=2**32, decode=False), ValueError,
+     "seed=4294967296: must be an integer in [0, 4294967295]"),
+    ("negative seed in Python", lambda c: c.generator.generate(PROMPT, seed=-1, decode=False), ValueError,
+     "seed=-1: must be an integer in [0, 4294967295]"),
+    ("threads as text in Python", lambda c: c.generator.generate(PROMPT, threads="x", decode=False), ValueError,
+     "threads='x': must be an integer >= 1 or None (None: automatic)"),
+    ("no threads in Python", lambda c: c.generator.generate(PROMPT, threads=0, decode=False), ValueError,
+     "threads=0: must be an integer >= 1 or None"),
+    ("stream not a flag", lambda c: c.generator.generate(PROMPT, stream="yes", decode=False), ValueError,
+     "stream='yes': expected True or False"),
+    ("decode not a flag", lambda c: c.generator.generate(PROMPT, decode=None), ValueError,
+     "decode=None: expected True or False"),
+    ("schedule not text in Python", lambda c: c.generator.generate(PROMPT, schedule=3, decode=False), ValueError,
+     "schedule=3: choose one of raster, diagonal"),
+    ("fractional window in Python", lambda c: c.generator.generate(PROMPT, window=1.5, decode=False), ValueError,
+     "window=1.5: must be an integer >= 1"),
+    ("frame_window as a flag in Python", lambda c: c.generator.generate(PROMPT, frame_window=True, decode=False),
+     ValueError, "frame_window=True: must be an integer >= 1 or None"),
+    ("temperature as text in Python", lambda c: c.generator.generate(PROMPT, temperature="hot", decode=False),
+     ValueError, "temperature='hot': must be a finite number"),
+    ("changes as a list in Python", lambda c: c.generator.generate(PROMPT, changes=[5, "b"], decode=False),
+     ValueError, "changes=[5, 'b']: expected a mapping {pixel frame: prompt}, e.g. {5: 'a red circle'}, or None"),
+    ("changes as text in Python", lambda c: c.generator.generate(PROMPT, changes="b", decode=False), ValueError,
+     "changes='b': expected a mapping {pixel frame: prompt}"),
+    ("a change to a prompt that is not text", lambda c: c.generator.generate(PROMPT, changes={5: 3}, decode=False),
+     ValueError, "changes[5]=3: a prompt change needs one prompt, or 1 (one per video), as text; got int"),
+    ("a change past the video's end in Python", lambda c: c.generator.generate(PROMPT, changes={13: "b"}, decode=False),
+     ValueError, "changes: frame 13 does not start a latent frame; use one of [1, 5] (the video's pixel frames are 0..8)"),
+    ("a streamed change to a prompt that is not text",
+     lambda c: c.generator.generate(PROMPT, stream=True, decode=False).change_prompt(3), ValueError,
+     "prompt=3: a prompt change needs one prompt, or 1 (one per video), as text; got int"),
+    ("a streamed change to a prompt per video, miscounted",
+     lambda c: c.generator.generate([PROMPT, PROMPT], stream=True, decode=False).change_prompt(["a", "b", "c"]),
+     ValueError, "prompt=['a', 'b', 'c']: a prompt change needs one prompt, or 2 (one per video), as text; got 3"),
+    ("a streamed change after the end", lambda c: c.ended_stream().change_prompt("b"), RuntimeError,
+     "change_prompt: the generation has ended"),
+    ("a first frame given as a path", lambda c: c.generator.generate(PROMPT, image="first.png", decode=False),
+     ValueError, "image='first.png': expected a uint8 array or tensor shaped (H, W, 3) or (B, H, W, 3), RGB; read a "
+     "file with vidgpt.samples.load_first_frames(path, size)"),
+    ("first frames given as a path", lambda c: c.generator.generate(PROMPT, video=Path("clip.mp4"), decode=False),
+     ValueError, "video=PosixPath('clip.mp4'): expected a uint8 array or tensor shaped (N, H, W, 3) or (B, N, H, W, 3), "
+     "RGB; read a file with vidgpt.samples.load_first_frames(path, size, frames=N)"),
+    ("a float first frame", lambda c: c.generator.generate(PROMPT, image=np.zeros((32, 32, 3)), decode=False),
+     ValueError, "image=<ndarray (32, 32, 3) float64>: expected a uint8 array or tensor shaped (H, W, 3)"),
+    ("a video of no frames", lambda c: c.generator.generate(PROMPT, video=np.zeros((0, 32, 32, 3), np.uint8),
+                                                            decode=False), ValueError,
+     "video=<ndarray (0, 32, 32, 3) uint8>: holds no frames"),
+    ("unknown device in Python", lambda c: VideoGenerator.from_pretrained(c.model, device="x"), ValueError,
+     "device='x': not a device (cpu, cuda, cuda:N or mps)"),
+    ("CUDA in Python on a machine without", lambda c: VideoGenerator.from_pretrained(c.model, device="cuda:0"),
+     ValueError, "device='cuda:0': this machine has no CUDA device (use cpu)"),
+    ("a tokenizer that is no tokenizer", lambda c: VideoGenerator.from_pretrained(c.model / "gpt", tokenizer=3),
+     TypeError, "tokenizer=3: expected a tokenizer (a VideoTokenizer), its folder (str or Path) or a shipped "
+     "tokenizer's name, or None"),
+    ("a tokenizer folder that does not exist", lambda c: VideoGenerator.from_pretrained(
+        c.model / "gpt", tokenizer=str(c.tmp / "tok")), FileNotFoundError, "{tmp}/tok"),
+    ("a model path that is no path", lambda c: VideoGenerator.from_pretrained(3), TypeError,
+     "path=3: expected a model folder (str or Path), or None for the shipped model"),
     ("no formats in Python", lambda c: generate_samples(c.generator, [PROMPT], c.tmp / "o", SampleOptions(), formats=[]),
      ValueError, "formats=[]: choose one or more of"),
     # ---- data
@@ -697,3 +780,19 @@ def test_ctrl_c_while_the_command_starts_is_one_line(tmp_path):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert messages(err) == ["interrupted"]
+
+
+def test_the_python_api_takes_numpy_integers_folders_and_flipped_pictures(generator, tiny_model_dir):
+    """What the checks let through means what it did: numpy integers as ints, a tokenizer given by its folder,
+    a first frame that is a flipped (negative-stride) view; a stream refuses a change once every frame is made."""
+    codes = generator.generate(PROMPT, seed=3, decode=False).codes
+    by_folder = VideoGenerator.from_pretrained(tiny_model_dir / "gpt", tokenizer=str(tiny_model_dir / "tokenizer"))
+    assert torch.equal(codes, by_folder.generate(PROMPT, seed=np.int64(3), frames=np.int64(9), decode=False).codes)
+    picture = np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    assert torch.equal(generator.generate(PROMPT, image=picture[..., ::-1], seed=1, decode=False).codes,
+                       generator.generate(PROMPT, image=picture[..., ::-1].copy(), seed=1, decode=False).codes)
+    stream = generator.generate(PROMPT, stream=True, decode=False)
+    assert [f.index for f in (next(stream), next(stream), next(stream))] == [0, 1, 2]
+    with pytest.raises(RuntimeError, match=re.escape("the generation has ended (all 3 latent frames are made)")):
+        stream.change_prompt("a large blue square moves left slowly")
+    assert list(stream) == []

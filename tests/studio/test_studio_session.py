@@ -63,7 +63,7 @@ def test_stop_ends_after_the_latent_frame_and_keeps_what_was_made(generator, tmp
     (lambda s: next(s.run("x" * (MAX_PROMPT_CHARS + 1), 9, 0)), f"at most {MAX_PROMPT_CHARS}"),
     (lambda s: next(s.run(PROMPT, 9, 0, image=np.zeros((4, 5)))), "not a picture"),
     (lambda s: next(s.run(PROMPT, 9, 0, image="not an image")), "not a picture"),
-    (lambda s: next(s.run(PROMPT, 0, 0)), "frames=0: must be >= 1"),  # the generator's own message
+    (lambda s: next(s.run(PROMPT, 0, 0)), "frames=0: must be an integer >= 1"),  # the generator's own message
     (lambda s: s.change_prompt(OTHER), "Nothing is playing"),
     (lambda s: s.change_prompt(""), "The new prompt is empty"),
 ])

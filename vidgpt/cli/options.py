@@ -170,21 +170,9 @@ class Device:
     def check(self, key: str, value: Any) -> None:
         if value is None and self.optional:
             return
-        import torch  # noqa: PLC0415 - the other rules need no torch
+        from vidgpt.model.arguments import check_device  # noqa: PLC0415 - the other rules need no torch
 
-        try:
-            device = torch.device(str(value))
-        except (RuntimeError, TypeError):
-            raise _fail(key, value, "not a device (cpu, cuda, cuda:N or mps)") from None
-        if device.type == "cuda":
-            if not torch.cuda.is_available():
-                raise _fail(key, value, "this machine has no CUDA device (use cpu)")
-            if device.index is not None and device.index >= torch.cuda.device_count():
-                raise _fail(key, value, f"this machine has {torch.cuda.device_count()} CUDA device(s)")
-        elif device.type == "mps" and not torch.backends.mps.is_available():
-            raise _fail(key, value, "MPS is not available on this machine (use cpu)")
-        elif device.type not in ("cpu", "cuda", "mps"):
-            raise _fail(key, value, "choose cpu, cuda, cuda:N or mps")
+        check_device(key, value)
 
 
 @dataclass(frozen=True)

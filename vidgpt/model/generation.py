@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .arguments import check_int, refuse
+
 GENERATION_FILE = "generation.json"
 SCHEDULES = ("raster", "diagonal")
 
@@ -39,17 +41,16 @@ def check_sampling(temperature: Any, top_k: Any, top_p: Any, cfg_scale: Any = 1.
         if value is None and optional:
             return
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ValueError(f"{name}={value!r}: must be a finite number")
+            raise refuse(name, value, "must be a finite number")
         if name == "top_p" and not low < value <= high:
-            raise ValueError(f"{name}={value!r}: must lie in (0, 1]")
+            raise refuse(name, value, "must lie in (0, 1]")
         if value < low:
-            raise ValueError(f"{name}={value!r}: must be >= {low:g}" + (" (0 = greedy)" if name == "temperature" else ""))
+            raise refuse(name, value, f"must be >= {low:g}" + (" (0 = greedy)" if name == "temperature" else ""))
 
     number("temperature", temperature, 0.0, math.inf)
     number("cfg_scale", cfg_scale, 0.0, math.inf)
     number("top_p", top_p, 0.0, 1.0, optional=True)
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
-        raise ValueError(f"top_k={top_k!r}: must be an integer >= 1 or None")
+    check_int("top_k", top_k, minimum=1, optional=True)
 
 
 @dataclass(frozen=True)
@@ -69,18 +70,12 @@ class GenerationConfig:
     top_p: float | None = None  # None = off
 
     def __post_init__(self) -> None:
-        def bad(name: str, why: str) -> ValueError:
-            return ValueError(f"{name}={getattr(self, name)!r}: {why}")
-
-        if self.schedule not in SCHEDULES:
-            raise bad("schedule", f"choose one of {', '.join(SCHEDULES)}")
-        for name, optional in (("window", False), ("frame_window", True)):
-            value = getattr(self, name)
-            if value is None and optional:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise bad(name, "must be an integer >= 1" + (" or None" if optional else ""))
+        if not isinstance(self.schedule, str) or self.schedule not in SCHEDULES:
+            raise refuse("schedule", self.schedule, f"choose one of {', '.join(SCHEDULES)}")
+        for name, optional in (("window", False), ("frame_window", True)):  # a numpy int is kept as an int
+            object.__setattr__(self, name, check_int(name, getattr(self, name), minimum=1, optional=optional))
         check_sampling(self.temperature, self.top_k, self.top_p, self.cfg_scale)
+        object.__setattr__(self, "top_k", check_int("top_k", self.top_k, minimum=1, optional=True))
 
     def merged(self, **given: Any) -> "GenerationConfig":
         """These settings with those ``given`` that are not `MODEL`."""

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from vidgpt.generator import GenerationEnded
 from vidgpt.samples import MAX_PROMPT_CHARS, sample_stem
 from vidtok.data.clips import resize_crop
 from vidtok.io import write_video
@@ -76,7 +77,10 @@ class Session:
         text = check_prompt(prompt, "new prompt")
         if self._stream is None:
             raise StudioError("Nothing is playing: press Generate first.")
-        latent = self._stream.change_prompt(text)
+        try:
+            latent = self._stream.change_prompt(text)
+        except GenerationEnded:  # the last frame was made just now
+            raise StudioError("The video is complete: press Generate to start another.") from None
         self.changes.append((latent, text))
         return f"From latent frame {latent} on: {text!r}"
 
