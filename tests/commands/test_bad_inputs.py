@@ -406,6 +406,13 @@ CASES: list[tuple[str, Callable[[Ctx], Any], Any, str]] = [
     ("cli replace-decoder missing model", lambda c: argcli(replace_decoder_cli, "--model", str(c.tmp / "m"),
                                                            "--tokenizer", str(c.model / "tokenizer")), CLI,
      "error: {tmp}/m/gpt/vidgpt.json not found: --model takes a model folder"),
+    ("cli natural data: missing picture folder", lambda c: c.tok(
+        "data=natural", f"data.train.datasets.0.folders=[{c.tmp / 'pictures'}]"), CLI,
+     "error: data.train.datasets.0: image folder not found: {tmp}/pictures"),
+    ("cli natural data: clip length not a number", lambda c: c.tok("data=natural", "data.train_frames=abc"), CLI,
+     "error: data.train.datasets.0: frames='abc': expected an integer >= 1"),
+    ("cli natural data: unknown split", lambda c: c.tok("data=natural", "data.val.split=bogus"), CLI,
+     "error: data.val: split='bogus': expected one of ('train', 'test', 'all')"),
     ("cli max_steps not a number", lambda c: c.tok("trainer.max_steps=abc"), CLI,
      "error: trainer.max_steps='abc': expected an integer"),
     ("cli max_steps negative", lambda c: c.tok("trainer.max_steps=-5"), CLI,

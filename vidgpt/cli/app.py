@@ -60,7 +60,10 @@ def user_message(e: BaseException) -> str | None:
         # hydra.utils.instantiate wraps the constructor's own error; that error is what the user can act on
         cause = user_message(e.__cause__) if e.__cause__ is not None else one_line(str(e))
         key = re.search(r"full_key: (\S+)", str(e))
-        return f"{key.group(1)}: {cause}" if key and cause else cause
+        # Hydra writes a list item's key without its separator (datasets0): give it back the dot the
+        # command line uses (data.train.datasets.0.folders=...)
+        where = re.sub(r"(?<=[A-Za-z_])(\d+)(?=\.|$)", r".\1", key.group(1)) if key else None
+        return f"{where}: {cause}" if where and cause else cause
     if isinstance(e, OSError) and not isinstance(e, USER_ERRORS) and e.errno in WRITE_ERRNOS:
         where = f" {e.filename}" if e.filename else ""
         return f"cannot write{where}: {e.strerror or e}"
