@@ -89,6 +89,12 @@ def test_installed_commands_find_their_configs_from_any_directory(installed, tmp
     assert {p.relative_to(ROOT / "conf") for p in (ROOT / "conf").rglob("*.yaml")} <= shipped
 
 
+def test_the_shipped_models_are_installed(installed):
+    for folder in ("vidgpt/pretrained/shapes/gpt", "vidgpt/pretrained/shapes/tokenizer", "vidtok/pretrained/natural"):
+        for name in ("config.json", "model.safetensors"):
+            assert (installed / folder / name).is_file(), f"{folder}/{name} is missing from the installed package"
+
+
 def test_the_public_names_import_from_the_package_roots():
     from vidgpt import VideoGenerator, VidGPT
     from vidtok import TokenizerConfig, VideoTokenizer, read_video, write_video
