@@ -11,7 +11,6 @@ Usage: `python -m tools.bench_natural [--tokenizer natural] [--clips 128]` (also
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import torch
@@ -23,6 +22,8 @@ from vidtok.eval.codecs import score_codecs, tokenizer_codec
 from vidtok.eval.tokenizer_metrics import CodebookUsage
 from vidtok.model import VideoTokenizer
 from vidtok.model.pretrained import resolve, shipped_names
+
+from tools.bench_tokenizer import _time
 
 SHAPES_TOKENIZER = Path(__file__).resolve().parents[1] / "vidgpt" / "pretrained" / "shapes" / "tokenizer"
 UNSEEN_SOURCES = ("life", "cellauto", "zoneplate")  # not in conf/data/natural.yaml's training mixture
@@ -44,16 +45,9 @@ def _speed(tokenizer: VideoTokenizer, size: int) -> tuple[float, float]:
     x = torch.rand(1, 3, FRAMES, size, size) * 2 - 1
     with torch.no_grad():
         codes = tokenizer.encode(x)
-        tokenizer.decode(codes, frames=FRAMES)  # warm-up
-        start = time.perf_counter()
-        for _ in range(2):
-            tokenizer.encode(x)
-        enc = time.perf_counter() - start
-        start = time.perf_counter()
-        for _ in range(2):
-            tokenizer.decode(codes, frames=FRAMES)
-        dec = time.perf_counter() - start
-    return 2 * FRAMES / enc, 2 * FRAMES / dec
+        enc = _time(lambda: tokenizer.encode(x), repeats=2)
+        dec = _time(lambda: tokenizer.decode(codes, frames=FRAMES), repeats=2)
+    return FRAMES / enc, FRAMES / dec
 
 
 def run(tokenizers: dict[str, str | Path] | None = None, clips: int = 64, sizes: tuple[int, ...] = (64, 128)) -> list[dict]:

@@ -109,6 +109,19 @@ def _exit_user_error(message: str) -> NoReturn:
     sys.exit(2)
 
 
+def _exit_interrupted() -> NoReturn:
+    print("interrupted", file=sys.stderr)
+    sys.exit(130)
+
+
+def _user_error(e: Exception) -> str:
+    """The one line of a user error; a program error is raised again, keeping its traceback."""
+    message = user_message(e)
+    if message is None:
+        raise e
+    return message
+
+
 def _check_renamed(cfg: DictConfig) -> None:
     """A renamed key added with `+key=...` would be taken in silence and do nothing: refuse it too."""
     for key, message in RENAMED.items():
@@ -167,12 +180,9 @@ def hydra_app(config_name: str, options: dict | None = None) -> Callable[[Callab
                 check_options(cfg, options or {})
                 return fn(cfg)  # a sweeper may need it (Optuna optimises what the training commands return)
             except KeyboardInterrupt:
-                print("interrupted", file=sys.stderr)
-                sys.exit(130)
+                _exit_interrupted()
             except Exception as e:
-                message = user_message(e)
-                if message is None:
-                    raise
+                message = _user_error(e)
                 logging.getLogger(fn.__module__).debug("user error", exc_info=True)
                 if _in_sweep():  # one bad point of a sweep should not cost the points after it
                     failed.append(_job_failed(message))
@@ -194,8 +204,7 @@ def hydra_app(config_name: str, options: dict | None = None) -> Callable[[Callab
                 if failed:
                     _exit_user_error(f"{len(failed)} sweep job(s) failed: {', '.join(failed)} (why: {ERROR_FILE} in each job's folder)")
             except KeyboardInterrupt:  # while Hydra was still composing the config
-                print("interrupted", file=sys.stderr)
-                sys.exit(130)
+                _exit_interrupted()
             except (HydraException, OmegaConfBaseException) as e:
                 _exit_user_error(user_message(e) or one_line(str(e)))
             except OSError as e:
@@ -244,13 +253,9 @@ def argparse_app(parser: argparse.ArgumentParser, options: dict | None = None
                     rule.check(option, getattr(args, option.lstrip("-").replace("-", "_")))
                 return fn(args) or 0
             except KeyboardInterrupt:
-                print("interrupted", file=sys.stderr)
-                sys.exit(130)
+                _exit_interrupted()
             except Exception as e:
-                message = user_message(e)
-                if message is None:
-                    raise
-                _exit_user_error(message)
+                _exit_user_error(_user_error(e))
 
         return main
 

@@ -71,9 +71,8 @@ class BucketedForward:
         return cache
 
     def _padded(self, kv: torch.Tensor, tokens: torch.Tensor, slots: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        nkv = self.inner.kv_heads
-        cache = KVCache(list(kv[:, :, :nkv].unbind()), list(kv[:, :, nkv:].unbind()), kv)
-        return self.inner(cache, tokens, slots, self.seq_len + 1, mask)
+        # the forward reads and writes the cache through `kv` alone: no per-layer views to build
+        return self.inner(KVCache([], [], kv), tokens, slots, self.seq_len + 1, mask)
 
     def __call__(self, cache: KVCache, tokens: torch.Tensor, slots: torch.Tensor, kv_len: int,
                  mask: torch.Tensor | None = None, is_causal: bool = False,

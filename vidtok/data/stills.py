@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
+from vidtok.data.convert import to_tensor
 from vidtok.data.packaged_images import IMAGE_SUFFIXES, PackagedImage, is_test_image, packaged_images
 
 log = logging.getLogger(__name__)
@@ -160,8 +161,7 @@ class StillsDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         video, key = self.clip(index)
-        x = torch.from_numpy(video).permute(3, 0, 1, 2).float().div_(127.5).sub_(1.0)
-        return {"video": x, "caption": key}
+        return {"video": to_tensor(video), "caption": key}
 
     def _zoom(self, picture: np.ndarray, rng: np.random.Generator) -> float:
         """The fraction of the picture's shorter side the frame shows, log-uniform from one picture pixel per
@@ -169,7 +169,7 @@ class StillsDataset(Dataset):
         closest = self.size / min(picture.shape[:2])
         return float(np.exp(rng.uniform(math.log(closest), math.log(max(closest, 0.9)))))
 
-    def _view(self, picture: np.ndarray, zoom: float, rng: np.random.Generator) -> torch.Tensor:
+    def _view(self, picture: np.ndarray, zoom: float) -> torch.Tensor:
         """The picture shrunk (antialiased) so that one output pixel covers about one of its pixels at ``zoom``
         (the fraction of the picture's shorter side the frame shows): bilinear sampling then does not alias."""
         h, w = picture.shape[:2]
@@ -215,7 +215,7 @@ class StillsDataset(Dataset):
 
     def _camera(self, picture: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
         """float (T, 3, size, size) in [0, 255]: the camera's view of ``picture``."""
-        view = self._view(picture, self._zoom(picture, rng), rng)
+        view = self._view(picture, self._zoom(picture, rng))
         grid = self._path(view, rng, self.max_speed)
         return F.grid_sample(view.expand(self.frames, -1, -1, -1), grid, mode="bilinear",
                              padding_mode="reflection", align_corners=False)
@@ -252,7 +252,7 @@ class StillsDataset(Dataset):
         speed = rng.uniform(0.5, 1.5) * self.max_speed
         centres = self._moving_centres(rng, speed)
         mask = self._blob(centres, rng.uniform(0.15, 0.35) * s, rng)
-        view = self._view(other, min(self._zoom(other, rng), 0.6), rng)
+        view = self._view(other, min(self._zoom(other, rng), 0.6))
         _, _, H, W = view.shape
         # the layer's texture moves with its mask: the camera over it moves the other way
         shift = centres - centres[0]
