@@ -120,18 +120,21 @@ def _kill_after_checkpoint(proc: subprocess.Popen, ckpt: Path, after_step: int, 
     _kill_when(proc, lambda: ckpt.is_file() and _step(ckpt) > after_step, rng, "the run (raise max_steps)")
 
 
-def _train_killed_and_resumed(module: str, extra: list[str], work: Path, kills: int, max_steps: int) -> Path:
-    """Launch a training, SIGKILL it `kills` times after a new checkpoint, resume it to the end; returns the run."""
+def _train_killed_and_resumed(module: str, extra: list[str], work: Path, kills: int, max_steps: int,
+                              resume_extra: list[str] | None = None) -> Path:
+    """Launch a training, SIGKILL it `kills` times after a new checkpoint, resume it to the end; returns the run.
+    `resume_extra`: the options the resumes repeat (default: `extra`, the whole first command again)."""
     run, rng = work / "run", random.Random(kills)
-    args = [*TINY, *STAGE_ARGS[module], *extra, f"trainer.max_steps={max_steps}"]
+    common = [*TINY, *STAGE_ARGS[module], f"trainer.max_steps={max_steps}"]
+    args, resume_args = [*common, *extra], [*common, *(extra if resume_extra is None else resume_extra)]
     ckpt, reached = run / "checkpoints" / "last.ckpt", 0
     for k in range(kills):
-        where = f"hydra.run.dir={run}" if k == 0 else f"resume={run}"
-        _kill_after_checkpoint(_launch(module, *args, where, cwd=work), ckpt, reached, rng)
+        where = [*args, f"hydra.run.dir={run}"] if k == 0 else [*resume_args, f"resume={run}"]
+        _kill_after_checkpoint(_launch(module, *where, cwd=work), ckpt, reached, rng)
         step = _step(ckpt)  # the kill never leaves a damaged last.ckpt, and it never goes back
         assert reached < step < max_steps
         reached = step
-    code, err = _main_in_process(module, *args, f"resume={run}")  # the same command, without paying its imports again
+    code, err = _main_in_process(module, *resume_args, f"resume={run}")  # without paying its imports again
     assert code == 0, err[-3000:]
     assert _step(ckpt) == max_steps
     assert _leftovers(run) == []  # the temporaries of killed writes were swept
@@ -139,9 +142,10 @@ def _train_killed_and_resumed(module: str, extra: list[str], work: Path, kills: 
 
 
 def test_gpt_training_killed_resumes_to_the_end(tmp_path, tokenizer_dir):
-    """Stage 2 through `vidgpt-train`, SIGKILLed once after a checkpoint, then `resume=` to max_steps."""
+    """Stage 2 through `vidgpt-train`, SIGKILLed once after a checkpoint, then `resume=` to max_steps. The
+    resume names no stage 1: the run goes on with the tokenizer it copied into its folder."""
     run = _train_killed_and_resumed("vidgpt.cli.train_gpt", [f"tokenizer_dir={tokenizer_dir}"], tmp_path,
-                                    kills=1, max_steps=40)
+                                    kills=1, max_steps=40, resume_extra=[])
     model = model_from_checkpoint(run / "checkpoints" / "last.ckpt")
     exported = VidGPT.from_pretrained(run / "gpt")
     for name, p in model.state_dict().items():

@@ -58,6 +58,9 @@ def train(cfg: DictConfig) -> Path | float:
                                     "vidgpt-train writes gpt/ + tokenizer/)")
         if OmegaConf.is_missing(cfg, "tokenizer_dir"):
             cfg.tokenizer_dir = str(init_from / MODEL_TOKENIZER)  # the model's own stage 1
+    elif OmegaConf.is_missing(cfg, "tokenizer_dir") and cfg.resume not in (None, "", "null") \
+            and (run / MODEL_TOKENIZER / "config.json").is_file():
+        cfg.tokenizer_dir = str(run / MODEL_TOKENIZER)  # a resumed run goes on with the stage 1 it copied
     elif OmegaConf.is_missing(cfg, "tokenizer_dir"):
         raise ValueError("name stage 1 with tokenizer_dir=<tokenizer folder>, or a model to fine-tune with "
                          "init_from=<model folder>")
