@@ -5,7 +5,9 @@ For each test split, prompt pairs (A, B) of that split's captions, and one chang
 - `plain A`: prompt A throughout; its frames before the change are the reference for "before";
 - `change`: `generate(A, changes={at: B})`: the cache is prefilled again under B over the codes so far;
 - `restart`: the plain A video's frames before the change, given to a fresh generation with prompt B
-  (continuation), i.e. what a user could do without prompt changes.
+  (continuation), i.e. what a user could do without prompt changes;
+- `tokenizer alone`: the real switch clip of the same pair (rendered as shapes.md says) encoded and decoded,
+  the most any GPT on this tokenizer can reach.
 A video is judged as two clips (shapes.md, "Prompt changes mid-video"): frames before the change against
 A, frames from it on against B, every frame on its own. "follows B" = every frame from the change on is
 clean; "frames to follow B" = how many frames after the change the first frame is from which all are
@@ -28,7 +30,9 @@ import torch
 
 from vidgpt.evaluate import EVAL_SPLITS, split_prompts
 from vidgpt.generator import VideoGenerator
+from vidtok.data.convert import to_tensor, to_uint8
 from vidtok.shapes.clean_frames import judge_frames
+from vidtok.shapes.world import ShapesAttributes, render_switch_clip
 
 
 def pairs(split: str, count: int, seed: int = 0) -> list[tuple[str, str]]:
@@ -52,9 +56,22 @@ def follow_delay(clean_after: np.ndarray) -> int | None:
     return delay if delay < len(clean_after) else None
 
 
+def reconstructed_switch_clips(generator: VideoGenerator, a: Sequence[str], b: Sequence[str], at: int, frames: int,
+                               side: int, seed: int) -> np.ndarray:
+    """The real switch clips of the pairs (start centres drawn from `seed`) through the generator's tokenizer."""
+    rng = np.random.default_rng(seed)
+    clips = np.stack([render_switch_clip(ShapesAttributes.from_caption(p), ShapesAttributes.from_caption(q), at,
+                                         tuple(int(v) for v in rng.integers(0, side, 2)), frames, side)
+                      for p, q in zip(a, b)])
+    x = torch.stack([to_tensor(c) for c in clips]).to(generator.gpt.device)
+    with torch.no_grad():
+        return to_uint8(generator.tokenizer.decode(generator.tokenizer.encode(x), frames=frames).cpu())
+
+
 def switch_rows(generator: VideoGenerator, per_split: int, at: int, frames: int | None, batch_size: int,
                 seed: int) -> list[dict]:
-    tally = {m: {"videos": 0, "before": 0, "after": 0, "delays": []} for m in ("plain A", "change", "restart")}
+    methods = ("plain A", "change", "restart", "tokenizer alone")
+    tally = {m: {"videos": 0, "before": 0, "after": 0, "delays": []} for m in methods}
     per_split_after = {m: {} for m in tally}
     for split in EVAL_SPLITS:
         split_pairs = pairs(split, per_split, seed)
@@ -66,7 +83,8 @@ def switch_rows(generator: VideoGenerator, per_split: int, at: int, frames: int 
             plain = generator.generate(a, seed=s, frames=frames).videos
             made = {"plain A": plain,
                     "change": generator.generate(a, seed=s, frames=frames, changes={at: b}).videos,
-                    "restart": generator.generate(b, seed=s, frames=frames, video=plain[:, :at]).videos}
+                    "restart": generator.generate(b, seed=s, frames=frames, video=plain[:, :at]).videos,
+                    "tokenizer alone": reconstructed_switch_clips(generator, a, b, at, *plain.shape[1:3], s)}
             for method, videos in made.items():
                 for video, caption_a, caption_b in zip(videos, a, b):
                     before = judge_frames(video[:at], caption_a)["clean"]
