@@ -37,3 +37,15 @@ def test_tokenizer_row_reconstructs_the_real_switch_clip():
     assert clips.shape == (2, 17, 64, 64, 3) and clips.dtype == np.uint8
     for clip, caption in zip(clips, a):
         assert judge_frames(clip[:9], caption)["clean"].all()
+
+
+def test_switch_sheet_writes_rendered_and_reconstructed_rows(tmp_path):
+    from tools import switch_sheet
+    out = tmp_path / "sheet.png"
+    shipped = str(SHIPPED_MODEL / "tokenizer")
+    assert switch_sheet.main(["--tokenizer", shipped, "--tokenizer", shipped, "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    tokenizer = VideoGenerator.from_pretrained(SHIPPED_MODEL).tokenizer
+    rows = switch_sheet.sheet_rows([tokenizer])
+    assert rows.shape == (2 * len(switch_sheet.PAIRS), 8, 64, 64, 3)
+    assert judge_frames(rows[0], switch_sheet.PAIRS[0][0])["clean"][:3].all()  # the rendered clip, before the change
