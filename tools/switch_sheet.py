@@ -13,10 +13,10 @@ import argparse
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
 from vidtok import VideoTokenizer
-from vidtok.data.convert import to_tensor, to_uint8
+from vidtok.data.convert import to_tensor
+from vidtok.eval.reconstruction import reconstruct
 from vidtok.io.write import write_contact_sheet
 from vidtok.shapes.world import ShapesAttributes, render_switch_clip
 
@@ -31,9 +31,7 @@ def sheet_rows(tokenizers: Sequence[VideoTokenizer], at: int = 9, frames: int = 
         clip = render_switch_clip(ShapesAttributes.from_caption(a), ShapesAttributes.from_caption(b), at, centre,
                                   frames)
         x = to_tensor(clip)[None]
-        rows.append(clip)
-        with torch.no_grad():
-            rows += [to_uint8(t.decode(t.encode(x), frames=frames))[0] for t in tokenizers]
+        rows += [clip, *(reconstruct(t, x)[1][0] for t in tokenizers)]
     return np.stack(rows)[:, max(at - 3, 0):at + 5]
 
 

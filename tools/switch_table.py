@@ -30,7 +30,8 @@ import torch
 
 from vidgpt.evaluate import EVAL_SPLITS, split_prompts
 from vidgpt.generator import VideoGenerator
-from vidtok.data.convert import to_tensor, to_uint8
+from vidtok.data.convert import to_tensor
+from vidtok.eval.reconstruction import reconstruct
 from vidtok.shapes.clean_frames import judge_frames
 from vidtok.shapes.world import ShapesAttributes, render_switch_clip
 
@@ -63,9 +64,7 @@ def reconstructed_switch_clips(generator: VideoGenerator, a: Sequence[str], b: S
     clips = np.stack([render_switch_clip(ShapesAttributes.from_caption(p), ShapesAttributes.from_caption(q), at,
                                          tuple(int(v) for v in rng.integers(0, side, 2)), frames, side)
                       for p, q in zip(a, b)])
-    x = torch.stack([to_tensor(c) for c in clips]).to(generator.gpt.device)
-    with torch.no_grad():
-        return to_uint8(generator.tokenizer.decode(generator.tokenizer.encode(x), frames=frames).cpu())
+    return np.stack(reconstruct(generator.tokenizer, torch.stack([to_tensor(c) for c in clips]))[1])
 
 
 def switch_rows(generator: VideoGenerator, per_split: int, at: int, frames: int | None, batch_size: int,

@@ -49,6 +49,7 @@ OPTIONS = {
 
 def train(cfg: DictConfig) -> Path | float:
     run = run_dir()
+    ckpt = resume_checkpoint(cfg.resume)
     init_from = None if cfg.init_from is None else Path(cfg.init_from).expanduser()
     if init_from is not None:
         if not init_from.is_dir():
@@ -58,8 +59,7 @@ def train(cfg: DictConfig) -> Path | float:
                                     "vidgpt-train writes gpt/ + tokenizer/)")
         if OmegaConf.is_missing(cfg, "tokenizer_dir"):
             cfg.tokenizer_dir = str(init_from / MODEL_TOKENIZER)  # the model's own stage 1
-    elif OmegaConf.is_missing(cfg, "tokenizer_dir") and cfg.resume not in (None, "", "null") \
-            and (run / MODEL_TOKENIZER / "config.json").is_file():
+    elif OmegaConf.is_missing(cfg, "tokenizer_dir") and ckpt and (run / MODEL_TOKENIZER / "config.json").is_file():
         cfg.tokenizer_dir = str(run / MODEL_TOKENIZER)  # a resumed run goes on with the stage 1 it copied
     elif OmegaConf.is_missing(cfg, "tokenizer_dir"):
         raise ValueError("name stage 1 with tokenizer_dir=<tokenizer folder>, or a model to fine-tune with "
@@ -70,7 +70,6 @@ def train(cfg: DictConfig) -> Path | float:
     check_size(cfg.size, TokenizerConfig.load(tokenizer_dir / "config.json").spatial_factor)
     train_data, val_data = dataset(cfg.data.train, "data.train", required=True), dataset(cfg.data.val, "data.val")
     check_fills_a_batch(train_data, cfg.data.batch_size)  # before the tokenizer is copied into the run folder
-    ckpt = resume_checkpoint(cfg.resume)
     L.seed_everything(cfg.seed, workers=True)
     if is_rank_zero():
         with atomic_folder(run / MODEL_TOKENIZER, marker="config.json", durable=True) as tmp:  # never a half copy, even if killed

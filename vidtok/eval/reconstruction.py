@@ -40,7 +40,7 @@ class _Scores:
         return {**row, "codebook_usage": use["used_fraction"], "perplexity": use["perplexity"]}
 
 
-def _reconstruct(tokenizer: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[np.ndarray]]:
+def reconstruct(tokenizer: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[np.ndarray]]:
     """Codes and the uint8 (T, H, W, 3) reconstructions of a batch of clips (B, 3, T, H, W)."""
     device = next(tokenizer.parameters()).device
     with torch.no_grad():
@@ -79,7 +79,7 @@ def evaluate_tokenizer(
         for start in range(0, clips, batch_size):
             items = [sample_clip(split, i, frames=frames) for i in indices[start:start + batch_size]]
             x = torch.stack([to_tensor(v) for v, _, _ in items])
-            codes, recon = _reconstruct(tokenizer, x)
+            codes, recon = reconstruct(tokenizer, x)
             _score(group, total, x, codes, recon)
             group.clean += [is_clean(r, attrs) for r, (_, attrs, _) in zip(recon, items)]
             group.read += [judge(r, attrs)["all"] for r, (_, attrs, _) in zip(recon, items)]
@@ -101,7 +101,7 @@ def evaluate_dataset(tokenizer: torch.nn.Module, dataset, clips: int | None = No
         items = [dataset[i] for i in range(start, min(start + batch_size, n))]
         for caption in dict.fromkeys(item["caption"] for item in items):  # a group's sums need its own clips
             x = torch.stack([item["video"] for item in items if item["caption"] == caption])
-            codes, recon = _reconstruct(tokenizer, x)
+            codes, recon = reconstruct(tokenizer, x)
             _score(groups[caption], total, x, codes, recon)
     rows = [groups[c].row(c) for c in sorted(groups)]
     return rows + [_total_row("all", rows, total)]
