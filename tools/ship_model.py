@@ -20,6 +20,7 @@ from vidgpt.generator import MODEL_GPT, MODEL_TOKENIZER, VideoGenerator
 from vidgpt.model.generation import GENERATION_FILE
 from vidgpt.model.gpt import OLD_PROMPT_FILES, PROMPT_FILE
 from vidtok.io.atomic import atomic_folder
+from vidtok.model.tokenizer import CUT_DECODER_NAME
 from vidtok.shapes.report import sampling_of
 
 MAX_MB = 40.0
@@ -27,10 +28,10 @@ MAX_MB = 40.0
 KEEP = {
     MODEL_GPT: ("config.json", "generation_config.json", GENERATION_FILE, "model.safetensors", PROMPT_FILE,
                 *OLD_PROMPT_FILES, "vidgpt.json"),  # a folder saved before the rename has the old name
-    MODEL_TOKENIZER: ("config.json", "model.safetensors", "train_config.json"),
+    MODEL_TOKENIZER: ("config.json", "model.safetensors", CUT_DECODER_NAME, "train_config.json"),
 }
 HOW_MADE = """\
-Made on 2 CPU cores, seed 0, by `make shipped-model` (about 11 hours):
+Made on 2 CPU cores, seed 0, by `make shipped-model` (about 12 hours):
 
     vidtok-train experiment=tokenizer_shapes                                  # stage 1: 60 minutes
     vidgpt-train experiment=gpt_shapes                                        # stage 2: 2 hours
@@ -40,6 +41,8 @@ Made on 2 CPU cores, seed 0, by `make shipped-model` (about 11 hours):
     vidgpt-train experiment=gpt_clean_finetune init_from=runs/gpt-shapes-diagonal hydra.run.dir=runs/gpt-clean-1   # 90 minutes
     vidgpt-train experiment=gpt_clean_finetune init_from=runs/gpt-clean-1 hydra.run.dir=runs/gpt-clean-2           # 90 minutes
     vidgpt-train experiment=gpt_clean_finetune init_from=runs/gpt-clean-2 hydra.run.dir=runs/gpt-clean-3 recipe.diagonal_mask_prob=0.75
+    vidtok-train experiment=tokenizer_cut_decoder init_from=runs/gpt-clean-3/tokenizer   # the decoder after a prompt change: 55 minutes
+    vidgpt-replace-decoder --model runs/gpt-clean-3 --tokenizer runs/tokenizer-cut-decoder/tokenizer --cut
     vidgpt-evaluate model=runs/gpt-clean-3 per_split=384 schedules=[model,raster] out_dir=runs/gpt-clean-3/eval
     python -m tools.ship_model --run runs/gpt-clean-3 --eval runs/gpt-clean-3/eval/report.json
 

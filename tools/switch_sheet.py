@@ -31,7 +31,9 @@ def sheet_rows(tokenizers: Sequence[VideoTokenizer], at: int = 9, frames: int = 
         clip = render_switch_clip(ShapesAttributes.from_caption(a), ShapesAttributes.from_caption(b), at, centre,
                                   frames)
         x = to_tensor(clip)[None]
-        rows += [clip, *(reconstruct(t, x)[1][0] for t in tokenizers)]
+        # the change as a cut: a tokenizer with a cut decoder draws the frames after it with that one
+        rows += [clip, *(reconstruct(t, x, cuts=(int(t.latent_shape(at, *clip.shape[1:3])[0]),))[1][0]
+                         for t in tokenizers)]
     return np.stack(rows)[:, max(at - 3, 0):at + 5]
 
 

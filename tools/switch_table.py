@@ -64,7 +64,8 @@ def reconstructed_switch_clips(generator: VideoGenerator, a: Sequence[str], b: S
     clips = np.stack([render_switch_clip(ShapesAttributes.from_caption(p), ShapesAttributes.from_caption(q), at,
                                          tuple(int(v) for v in rng.integers(0, side, 2)), frames, side)
                       for p, q in zip(a, b)])
-    return np.stack(reconstruct(generator.tokenizer, torch.stack([to_tensor(c) for c in clips]))[1])
+    cut = int(generator.tokenizer.latent_shape(at, side, side)[0])  # the latent frame that starts at `at`
+    return np.stack(reconstruct(generator.tokenizer, torch.stack([to_tensor(c) for c in clips]), cuts=(cut,))[1])
 
 
 def switch_rows(generator: VideoGenerator, per_split: int, at: int, frames: int | None, batch_size: int,

@@ -227,8 +227,12 @@ class VideoGenerator:
             counts[k] = n
         return counts
 
-    def _decode(self, codes: torch.Tensor, frames: int) -> np.ndarray:
+    def _decode(self, codes: torch.Tensor, frames: int, cuts: set[int] = frozenset()) -> np.ndarray:
+        """cuts: latent frames made under a changed prompt, for a tokenizer that draws them apart (its
+        `cut_decoder`, vidtok.model.tokenizer "Cuts"); other tokenizers decode as if there were none."""
         with torch.no_grad():
+            if cuts and getattr(self.tokenizer, "cut_decoder", None) is not None:
+                return to_uint8(self.tokenizer.decode(codes, frames=frames, cuts=sorted(cuts)))
             return to_uint8(self.tokenizer.decode(codes, frames=frames))
 
     # ------------------------------------------------------------------ generation
@@ -306,7 +310,8 @@ class VideoGenerator:
             cfg_scale=cfg_scale, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator,
             replace_standins=self.replace_standins, threads=threads,
         )
-        latent_iter = self._latent_frames(latents, known, schedule_for, options, latent_changes)
+        cuts: set[int] = set()  # the latent frames where a changed prompt took over, filled as they are made
+        latent_iter = self._latent_frames(latents, known, schedule_for, options, latent_changes, cuts)
         if stream:
             made = [0]  # latent frames yielded so far
 
@@ -321,11 +326,11 @@ class VideoGenerator:
                 for f, frame_codes in latent_iter:
                     made[0] = f + 1
                     yield f, frame_codes
-            return GenerationStream(self._stream(counted(), counts, decode), change)
+            return GenerationStream(self._stream(counted(), counts, decode, cuts), change)
         codes = torch.empty(batch, latents, h, w, dtype=torch.long, device=device)
         for f, frame_codes in latent_iter:
             codes[:, f] = frame_codes
-        return Generation(codes, self._decode(codes, frames) if decode else None)
+        return Generation(codes, self._decode(codes, frames, cuts) if decode else None)
 
     @staticmethod
     def _check_given(given: torch.Tensor | None, size: tuple[int, int], frames: int, counts: list[int]) -> None:
@@ -364,14 +369,15 @@ class VideoGenerator:
 
     def _latent_frames(self, latents: int, known: torch.Tensor | None,
                        schedule_for: Callable[[int, int, int], Schedule], options: dict,
-                       changes: dict[int, torch.Tensor]) -> Iterator[tuple[int, torch.Tensor]]:
+                       changes: dict[int, torch.Tensor], cuts: set[int]) -> Iterator[tuple[int, torch.Tensor]]:
         """Yield (latent frame index, codes (B, h, w)) in order, each as soon as it is complete;
         schedule_for(frames, h, w) gives each window's schedule.
 
         Windows: the first holds up to t latent frames, then each slides by one frame. `changes` ({latent
         frame: prompt ids}, read live: a stream adds to it while it runs) ends a window at its frame: the
         codes made so far are prefilled again under the new prompt, and the next window makes the rest
-        (the codes of that frame already drawn, with diagonal overlap, are drawn again)."""
+        (the codes of that frame already drawn, with diagonal overlap, are drawn again). Each latent frame
+        from which a new prompt is followed is added to `cuts` before it is yielded."""
         t, h, w = self.gpt.config.grid
         prompt_ids = options.pop("prompt_ids")
         batch = prompt_ids.shape[0]
@@ -391,6 +397,8 @@ class VideoGenerator:
             if new:
                 prompt_ids = changes[max(new)]
                 applied.update(new)
+                if done:  # a change before anything is made is just the prompt
+                    cuts.add(done)
             lo = max(0, done - t + 1)
             hi = min(latents, lo + t)
             frames_in = hi - lo
@@ -414,22 +422,24 @@ class VideoGenerator:
                     break
 
     def _stream(self, latent_iter: Iterator[tuple[int, torch.Tensor]], counts: list[int],
-                decode: bool) -> Iterator[LatentFrame]:
+                decode: bool, cuts: set[int]) -> Iterator[LatentFrame]:
         decoder = self._decode_stream(counts) if decode else None
         for f, frame_codes in latent_iter:
-            yield LatentFrame(f, frame_codes, None if decoder is None else decoder(frame_codes))
+            yield LatentFrame(f, frame_codes, None if decoder is None else decoder(frame_codes, f in cuts))
 
-    def _decode_stream(self, counts: list[int]) -> Callable[[torch.Tensor], np.ndarray]:
-        """codes (B, h, w) of latent frame f, f = 0, 1, ... in turn -> its pixel frames (B, n, H, W, 3) uint8.
-        Decodes each latent frame once where the tokenizer has `decode_stream`, else (a duck-typed
-        tokenizer with only `decode`) decodes all codes so far each time."""
+    def _decode_stream(self, counts: list[int]) -> Callable[[torch.Tensor, bool], np.ndarray]:
+        """(codes (B, h, w) of latent frame f, f = 0, 1, ... in turn; whether a new prompt took over at f)
+        -> its pixel frames (B, n, H, W, 3) uint8. Decodes each latent frame once where the tokenizer has
+        `decode_stream`, else (a duck-typed tokenizer with only `decode`) decodes all codes so far each time."""
         if hasattr(self.tokenizer, "decode_stream"):
             stream = self.tokenizer.decode_stream()
             lengths = iter([b - a for a, b in zip(counts, counts[1:])])  # pixel frames per latent frame
-            return lambda frame_codes: to_uint8(stream(frame_codes[:, None])[:, :, :next(lengths)])
+            if getattr(self.tokenizer, "cut_decoder", None) is None:
+                return lambda frame_codes, cut: to_uint8(stream(frame_codes[:, None])[:, :, :next(lengths)])
+            return lambda frame_codes, cut: to_uint8(stream(frame_codes[:, None], cut=cut)[:, :, :next(lengths)])
         codes: list[torch.Tensor] = []
 
-        def redecode(frame_codes: torch.Tensor) -> np.ndarray:
+        def redecode(frame_codes: torch.Tensor, cut: bool) -> np.ndarray:
             codes.append(frame_codes)
             f = len(codes) - 1
             return self._decode(torch.stack(codes, dim=1), counts[f + 1])[:, counts[f]:]

@@ -29,7 +29,7 @@ def test_a_decoder_fine_tune_replaces_the_tokenizer_and_keeps_the_pair(tmp_path,
     # a GPT exported before the fingerprint left the decoder out recorded the whole-weights hash
     meta = model / "gpt" / "vidgpt.json"
     config = json.loads(meta.read_text())
-    config["tokenizer"]["fingerprint"] = _weights_hash(VideoTokenizer.from_pretrained(model / "tokenizer"), skip=None)
+    config["tokenizer"]["fingerprint"] = _weights_hash(VideoTokenizer.from_pretrained(model / "tokenizer"), skip=())
     meta.write_text(json.dumps(config))
     VideoGenerator.from_pretrained(model)
 

@@ -150,9 +150,12 @@ def test_train_tokenizer_exports_and_resumes(tmp_path) -> None:
 def test_decoder_fine_tune_keeps_the_codes_and_the_fingerprint(tmp_path) -> None:
     torch.manual_seed(0)
     start = VideoTokenizer(TINY).eval()
+    start.attach_cut_decoder(VideoTokenizer(TINY).state_dict())  # a shipped tokenizer may carry one
     cfg = TrainConfig(crop=None, max_steps=3, warmup_steps=1, lr=1e-2, freeze_encoder=True)
     kw = dict(trainer_kwargs={"limit_val_batches": 1}, batch_size=2)
     tuned = train_tokenizer(TINY, Boxes(8), Boxes(2), out_dir=tmp_path, train_cfg=cfg, init_from=start, **kw)
+    assert tuned.cut_decoder is None  # the run trains the decoder; the cut decoder is not carried along
+    start.cut_decoder = None
     before, after = start.state_dict(), tuned.state_dict()
     moved = {k for k in before if not torch.equal(before[k], after[k])}
     assert moved and all(k.startswith("decoder.") for k in moved)  # only the decoder trained
@@ -161,7 +164,7 @@ def test_decoder_fine_tune_keeps_the_codes_and_the_fingerprint(tmp_path) -> None
     assert not torch.equal(tuned.decode(start.encode(v)), start.decode(start.encode(v)))
     # so a GPT trained on `start` still pairs with the tuned tokenizer, by today's fingerprint and by the
     # whole-weights one recorded before the decoder was left out
-    old_style = _weights_hash(start, skip=None)
+    old_style = _weights_hash(start, skip=())
     assert tokenizer_fingerprint(tuned) == tokenizer_fingerprint(start)
     assert fingerprint_matches(tuned, tokenizer_fingerprint(start))
     assert fingerprint_matches(start, old_style) and not fingerprint_matches(tuned, old_style)

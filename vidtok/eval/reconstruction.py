@@ -40,12 +40,14 @@ class _Scores:
         return {**row, "codebook_usage": use["used_fraction"], "perplexity": use["perplexity"]}
 
 
-def reconstruct(tokenizer: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[np.ndarray]]:
-    """Codes and the uint8 (T, H, W, 3) reconstructions of a batch of clips (B, 3, T, H, W)."""
+def reconstruct(tokenizer: torch.nn.Module, x: torch.Tensor, cuts: tuple[int, ...] = ()) -> tuple[torch.Tensor, list[np.ndarray]]:
+    """Codes and the uint8 (T, H, W, 3) reconstructions of a batch of clips (B, 3, T, H, W); cuts: latent
+    frames that start after a cut in every clip (`VideoTokenizer.decode`)."""
     device = next(tokenizer.parameters()).device
     with torch.no_grad():
         codes = tokenizer.encode(x.to(device))
-        return codes, to_uint8(tokenizer.decode(codes, frames=x.shape[2]))
+        extra = {"cuts": cuts} if cuts else {}
+        return codes, to_uint8(tokenizer.decode(codes, frames=x.shape[2], **extra))
 
 
 def _score(group: _Scores, total: CodebookUsage, x: torch.Tensor, codes: torch.Tensor, recon: list[np.ndarray]) -> None:

@@ -18,6 +18,8 @@ from torch import nn
 
 
 DECODER_PREFIX = "decoder."
+# A cut decoder (VideoTokenizer.cut_decoder) only draws codes too; whole-weights hashes never held one.
+CUT_DECODER_PREFIX = "cut_decoder."
 
 
 def tokenizer_fingerprint(tokenizer: nn.Module) -> str:
@@ -32,7 +34,7 @@ def tokenizer_fingerprint(tokenizer: nn.Module) -> str:
     own = own() if callable(own) else own
     if own is not None:
         return str(own)
-    return _weights_hash(tokenizer, skip=DECODER_PREFIX)
+    return _weights_hash(tokenizer, skip=(DECODER_PREFIX, CUT_DECODER_PREFIX))
 
 
 def fingerprint_matches(tokenizer: nn.Module, expected: str) -> bool:
@@ -40,17 +42,18 @@ def fingerprint_matches(tokenizer: nn.Module, expected: str) -> bool:
     whole-weights hash that fingerprints were before the decoder was left out."""
     if tokenizer_fingerprint(tokenizer) == expected:
         return True
-    return getattr(tokenizer, "fingerprint", None) is None and _weights_hash(tokenizer, skip=None) == expected
+    legacy = _weights_hash(tokenizer, skip=(CUT_DECODER_PREFIX,))
+    return getattr(tokenizer, "fingerprint", None) is None and legacy == expected
 
 
-def _weights_hash(tokenizer: nn.Module, skip: str | None) -> str:
+def _weights_hash(tokenizer: nn.Module, skip: tuple[str, ...]) -> str:
     h = hashlib.sha256()
     cfg = getattr(tokenizer, "cfg", None)
     if cfg is not None and hasattr(cfg, "to_dict"):
         d = cfg.identity_dict() if hasattr(cfg, "identity_dict") else cfg.to_dict()
         h.update(json.dumps(d, sort_keys=True).encode())
     for name, tensor in sorted(tokenizer.state_dict().items()):
-        if skip is not None and name.startswith(skip):
+        if name.startswith(skip):
             continue
         t = tensor.detach().contiguous().cpu()
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())

@@ -13,12 +13,20 @@ Frame counts that are not 1 + tf*k are padded at the end by repeating the last f
 `frames=` to trim back. Long videos are coded in chunks of latent frames with the causal conv context
 carried across chunks (`layers.streaming`): memory is bounded by the chunk and the codes are the same as
 in one pass, because nothing but those convs mixes frames.
+
+Cuts: where the content changes at once (a prompt change mid-video, a scene cut), a causal decoder
+carries the frames before into the first latent frame after it: trained on continuous clips, it blends
+the old object into the new one there. A tokenizer may carry a second decoder for exactly that latent
+frame (`cut_decoder`, in `cut_decoder.safetensors` beside the weights): a decoder fine-tuned on clips
+with cuts. `decode(cuts=)` and `DecodeStream(cut=)` draw the latent frame after each cut with it and
+every other latent frame with the decoder, so videos without cuts stay exactly what they were.
 """
 
 from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
@@ -43,6 +51,8 @@ from vidtok.io.atomic import atomic_folder
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+CUT_DECODER_NAME = "cut_decoder.safetensors"  # the `decoder.*` weights of a decoder fine-tuned on cuts
+DECODER_KEY, CUT_KEY = "decoder.", "cut_decoder."  # state-dict prefixes
 
 
 class Encoder(nn.Module):
@@ -176,6 +186,7 @@ class VideoTokenizer(nn.Module):
         self.quantizer = Quantizer(cfg)
         self.encoder = Encoder(cfg, self.quantizer.dim)
         self.decoder = Decoder(cfg, self.quantizer.dim)
+        self.cut_decoder: Decoder | None = None  # see the module docstring, "Cuts"
 
     @property
     def codebook_size(self) -> int:
@@ -258,8 +269,11 @@ class VideoTokenizer(nn.Module):
         return torch.cat(codes, dim=1)
 
     @torch.no_grad()
-    def decode(self, codes: torch.Tensor, frames: int | None = None, chunk_latents: int | None = None) -> torch.Tensor:
-        """LongTensor (B, t, h, w) -> float (B, 3, T, H, W); T = `frames` (default 1 + tf*(t-1))."""
+    def decode(self, codes: torch.Tensor, frames: int | None = None, chunk_latents: int | None = None,
+               cuts: Iterable[int] = ()) -> torch.Tensor:
+        """LongTensor (B, t, h, w) -> float (B, 3, T, H, W); T = `frames` (default 1 + tf*(t-1)).
+        cuts: latent frames that start after a cut (see the module docstring), drawn by the cut decoder
+        where there is one."""
         self._check_codes(codes)
         tf, t = self.cfg.temporal_factor, codes.shape[1]
         full = 1 + tf * (t - 1)
@@ -271,8 +285,39 @@ class VideoTokenizer(nn.Module):
         if not full - tf < frames <= full:
             raise ValueError(f"frames={frames} does not fit {t} latent frames (expected {max(1, full - tf + 1)}..{full})")
         n = chunk_latents or self.default_chunk_latents
+        cuts = self._check_cuts(cuts, t)
+        starts = sorted(set(range(0, t, n)) | cuts)  # a cut starts a chunk, which is where a stream takes one
         stream = self.decode_stream()
-        return torch.cat([stream(codes[:, a:a + n]) for a in range(0, t, n)], dim=2)[:, :, :frames]
+        return torch.cat([stream(codes[:, a:b], cut=a in cuts) for a, b in zip(starts, starts[1:] + [t])],
+                         dim=2)[:, :, :frames]
+
+    @staticmethod
+    def _check_cuts(cuts: Iterable[int], latents: int) -> set[int]:
+        try:
+            out = {operator.index(k) for k in cuts}
+        except TypeError:
+            raise ValueError(f"cuts={cuts!r}: expected latent frame indices (integers)") from None
+        bad = sorted(k for k in out if not 0 < k < latents)
+        if bad:
+            raise ValueError(f"cuts={bad}: a cut starts a latent frame after the first, 1..{latents - 1}")
+        return out
+
+    @property
+    def cut_context(self) -> int:
+        """Latent frames before a cut that the decoder's output at the cut depends on (its causal reach)."""
+        return self.cfg.blocks * len(self.cfg.channels) * (self.cfg.temporal_kernel - 1)
+
+    def attach_cut_decoder(self, state: dict[str, torch.Tensor], source: str = "cut decoder") -> None:
+        """Use a decoder with this state (`decoder.*` keys, as a tokenizer's own state dict has them) for the
+        latent frame after each cut; ValueError if it is not a decoder of this architecture."""
+        decoder = Decoder(self.cfg, self.quantizer.dim)
+        given = {k[len(DECODER_KEY):]: v for k, v in state.items() if k.startswith(DECODER_KEY)}
+        detail = _state_mismatch(decoder.state_dict(), given)
+        if detail:
+            raise ValueError(f"{source} is not a decoder of this tokenizer ({detail})")
+        decoder.load_state_dict(given)
+        p = next(self.decoder.parameters())
+        self.cut_decoder = decoder.to(device=p.device, dtype=p.dtype).eval()
 
     def decode_stream(self) -> "DecodeStream":
         """A decoder for codes that arrive a few latent frames at a time (see `DecodeStream`)."""
@@ -303,9 +348,13 @@ class VideoTokenizer(nn.Module):
         """
         directory = Path(directory)
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        cut = {DECODER_KEY + k[len(CUT_KEY):]: v for k, v in state.items() if k.startswith(CUT_KEY)}
         with atomic_folder(directory, marker=CONFIG_NAME, durable=True) as tmp:
             self.cfg.save(tmp / CONFIG_NAME)
-            save_file(state, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
+            save_file({k: v for k, v in state.items() if not k.startswith(CUT_KEY)}, str(tmp / WEIGHTS_NAME),
+                      metadata={"format": "pt"})
+            if cut:
+                save_file(cut, str(tmp / CUT_DECODER_NAME), metadata={"format": "pt"})
         return directory
 
     @classmethod
@@ -327,19 +376,27 @@ class VideoTokenizer(nn.Module):
             state = load_file(str(weights), device=str(map_location))
         except SafetensorError as e:
             raise ValueError(f"{weights} is not a readable safetensors file ({e}): it is corrupt or truncated") from None
-        own = model.state_dict()
-        missing = sorted(set(own) - set(state))
-        unexpected = sorted(set(state) - set(own))
-        wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-        if missing or unexpected or wrong:
-            detail = "; ".join(
-                f"{name}: {keys[:3]}{' ...' if len(keys) > 3 else ''}"
-                for name, keys in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", wrong))
-                if keys
-            )
+        detail = _state_mismatch(model.state_dict(), state)
+        if detail:
             raise ValueError(f"{weights} does not match {directory / CONFIG_NAME}: {detail}")
         model.load_state_dict(state)
+        cut = directory / CUT_DECODER_NAME
+        if cut.is_file():
+            try:
+                model.attach_cut_decoder(load_file(str(cut), device=str(map_location)), source=str(cut))
+            except SafetensorError as e:
+                raise ValueError(f"{cut} is not a readable safetensors file ({e}): it is corrupt or truncated") from None
         return model.to(map_location).eval()
+
+
+def _state_mismatch(own: dict[str, torch.Tensor], state: dict[str, torch.Tensor]) -> str:
+    """What keeps `state` from loading into a module whose state dict is `own` ("" when nothing)."""
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    return "; ".join(f"{name}: {keys[:3]}{' ...' if len(keys) > 3 else ''}"
+                     for name, keys in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", wrong))
+                     if keys)
 
 
 class DecodeStream:
@@ -357,15 +414,26 @@ class DecodeStream:
         self.tokenizer = tokenizer
         self.latents = 0  # latent frames decoded so far
         self._context: list = []  # the decoder convs' context between chunks
+        self._recent: torch.Tensor | None = None  # the last codes, what the cut decoder needs before a cut
 
     @torch.no_grad()
-    def __call__(self, codes: torch.Tensor) -> torch.Tensor:
+    def __call__(self, codes: torch.Tensor, cut: bool = False) -> torch.Tensor:
         """The next codes (B, n, h, w) -> float (B, 3, T, H, W): T = 1 + tf*(n-1) for the first chunk,
         tf*n after it. The last frames stand for the end padding when the video length is not 1 + tf*k:
-        trim them as `decode(frames=)` does."""
+        trim them as `decode(frames=)` does. cut: the chunk's first latent frame starts after a cut
+        (module docstring, "Cuts"): where the tokenizer has a cut decoder, that one draws its frames."""
         tok = self.tokenizer
         tok._check_codes(codes)
         with streaming(tok.decoder, self._context):
             out = tok.decoder(tok.quantizer.lookup(codes), first=self.latents == 0)
+        if cut and tok.cut_decoder is not None and self._recent is not None:
+            # a plain pass over the cut frame's causal reach gives exactly what a pass over all codes would
+            window = torch.cat([self._recent, codes[:, :1]], dim=1)
+            drawn = tok.cut_decoder(tok.quantizer.lookup(window), first=self.latents == self._recent.shape[1])
+            tf = tok.cfg.temporal_factor
+            out = torch.cat([drawn[:, :, -tf:], out[:, :, tf:]], dim=2)
+        if tok.cut_decoder is not None:
+            keep = max(1, tok.cut_context)
+            self._recent = codes[:, -keep:] if self._recent is None else torch.cat([self._recent, codes], 1)[:, -keep:]
         self.latents += codes.shape[1]
         return out

@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from vidtok.io.atomic import atomic_file
 from vidtok.model import TokenizerConfig, VideoTokenizer
+from vidtok.model.tokenizer import CUT_KEY
 from vidtok.train.checkpoint import load_checkpoint
 from vidtok.train.module import TokenizerModule, TrainConfig
 from vidtok.train.steps import check_fills_a_batch, check_trained
@@ -81,7 +82,8 @@ def train_tokenizer(
     if init_from is not None:
         if init_from.cfg.to_dict() != model_cfg.to_dict():
             raise ValueError("init_from: the tokenizer's config differs from the run's model config")
-        module.tokenizer.load_state_dict(init_from.state_dict())
+        # its cut decoder, if it has one, stays behind: a run trains the decoder and exports no cut decoder
+        module.tokenizer.load_state_dict({k: v for k, v in init_from.state_dict().items() if not k.startswith(CUT_KEY)})
     ckpt_dir = out_dir / "checkpoints"
     ckpt_path = None
     if resume is not None:
