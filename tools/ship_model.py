@@ -119,8 +119,10 @@ def ship(run: Path, out: Path = SHIPPED_MODEL, report: dict | None = None, note:
         size = folder_mb(tmp)
         if size > MAX_MB:
             raise ValueError(f"{run}: the model is {size:.1f} MB, over the {MAX_MB:.0f} MB budget of a shipped model")
+        cut = (", with the cut decoder that draws the latent frame after a prompt change"
+               if (tmp / MODEL_TOKENIZER / CUT_DECODER_NAME).is_file() else "")
         card = ["# The shipped Shapes model", "", f"{size:.1f} MB: `gpt/` (the prompt-conditioned GPT) and `tokenizer/` "
-                "(the stage-1 video tokenizer).", "", HOW_MADE]
+                f"(the stage-1 video tokenizer{cut}).", "", HOW_MADE]
         card += ["## Generation settings", "", f"`gpt/{GENERATION_FILE}`: what `vidgpt-generate`, `vidgpt-evaluate` and "
                  "`VideoGenerator.generate(prompt)` sample with when an option is not given:", "",
                  ", ".join(f"{k} {v}" for k, v in generation.to_dict().items()), ""]

@@ -89,10 +89,13 @@ def test_a_prompt_change_is_drawn_by_the_cut_decoder_and_a_plain_video_is_not(tm
     tuned = VideoTokenizer.from_pretrained(model / "tokenizer")
     tuned.load_state_dict({**tuned.state_dict(), **_other_decoder_state(tuned)})
     tuned.save_pretrained(tmp_path / "cut")
+    (model / "tokenizer" / "train_config.json").write_text("{}")  # a note the folder keeps
     before = VideoGenerator.from_pretrained(model)
     assert replace_decoder.main(["--model", str(model), "--tokenizer", str(tmp_path / "cut"), "--cut"]) == 0
     after = VideoGenerator.from_pretrained(model)
     assert after.tokenizer.cut_decoder is not None
+    assert sorted(p.name for p in (model / "tokenizer").iterdir()) == sorted(
+        [p.name for p in (tiny_model_dir / "tokenizer").iterdir()] + ["train_config.json", CUT_DECODER_NAME])
     assert torch.equal(after.tokenizer.decoder.conv_in.conv.weight, before.tokenizer.decoder.conv_in.conv.weight)
 
     a, b = "a large red circle moves right slowly", "a small blue square moves up quickly"

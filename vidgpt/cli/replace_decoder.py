@@ -21,6 +21,8 @@ import argparse
 import shutil
 from pathlib import Path
 
+from safetensors.torch import save_file
+
 from vidgpt.cli.app import CommandParser, argparse_app
 
 from vidgpt.generator import MODEL_GPT, MODEL_TOKENIZER, VideoGenerator
@@ -29,7 +31,7 @@ from vidgpt.model.gpt import CONFIG_FILE
 from vidtok.model.fingerprint import fingerprint_matches, tokenizer_fingerprint
 from vidtok.model import TokenizerConfig, VideoTokenizer
 from vidtok.model.config import PADDINGS
-from vidtok.model.tokenizer import DECODER_KEY
+from vidtok.model.tokenizer import CUT_DECODER_NAME, DECODER_KEY
 from vidtok.io.atomic import replace_file, atomic_folder, temp_beside
 
 
@@ -56,9 +58,11 @@ def replace_decoder(model: Path, tokenizer: Path, decoder_padding: str | None = 
     if cut:
         if decoder_padding is not None:
             raise ValueError("--decoder-padding changes the decoder; a cut decoder follows the tokenizer's padding")
-        old.attach_cut_decoder({k: v for k, v in new.state_dict().items() if k.startswith(DECODER_KEY)},
-                               source=str(tokenizer))
-        old.save_pretrained(model / MODEL_TOKENIZER)
+        cut_state = {k: v.contiguous() for k, v in new.state_dict().items() if k.startswith(DECODER_KEY)}
+        old.attach_cut_decoder(cut_state, source=str(tokenizer))  # refused here unless it fits
+        with atomic_folder(model / MODEL_TOKENIZER, marker="config.json", durable=True) as tmp:
+            shutil.copytree(model / MODEL_TOKENIZER, tmp, dirs_exist_ok=True)  # its notes too (train_config.json)
+            save_file(cut_state, str(tmp / CUT_DECODER_NAME), metadata={"format": "pt"})
         VideoGenerator.from_pretrained(model)  # the pair loads and matches
         return fingerprint
     with atomic_folder(model / MODEL_TOKENIZER, marker="config.json", durable=True) as tmp:
