@@ -6,7 +6,8 @@
 
 The stage-1 tokenizer is used only through its public API: `encode(float (B, 3, T, H, W)) -> (B, t, h, w)`,
 `decode(codes, frames=T)`, `codebook_size`, `latent_shape(frames, H, W)`, and where it has one
-`decode_stream()` (streaming then decodes each latent frame once; see vidtok.model.tokenizer.DecodeStream).
+`decode_stream()` (streaming then decodes each latent frame once; see vidtok.model.tokenizer.DecodeStream);
+a tokenizer with a `cut_decoder` is also given the latent frames where a changed prompt took over (`cuts=`).
 Longer videos than the model was trained on are made with a sliding window over latent frames: the
 prompt is kept and the last t - 1 latent frames are re-prefilled as the context of each new frame.
 """
