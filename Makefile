@@ -24,7 +24,7 @@ demo: $(STAMP)
 	$(VENV)/bin/vidgpt-generate prompt="a large blue triangle moves right slowly" samples=2 out_dir=outputs/demo
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -rs
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow

@@ -94,7 +94,7 @@ def build_app(generator: Any, out_dir: str | Path | None = None) -> gr.Blocks:
                                                                                "a sliding window)")
                     continuous = gr.Checkbox(label="Continuous: keep going until Stop")
             with gr.Column(scale=1):
-                screen = gr.Image(label="Playing", type="numpy", interactive=False, height=DISPLAY + 16,
+                screen = gr.Image(label="Playing", elem_id="playing", type="numpy", interactive=False, height=DISPLAY + 16,
                                   buttons=["download", "fullscreen"])  # no share-to-hub button
                 readout = gr.Markdown()
                 files = gr.File(label="Finished video (mp4, gif)", file_count="multiple", interactive=False)
