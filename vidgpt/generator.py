@@ -418,6 +418,9 @@ class VideoGenerator:
                     yield done, codes[:, done].clone()
                     done += 1
                     changed = done < latents and bool(pending())
+                # a stream's change from another thread, made while frame `done` is being drawn, is for
+                # that frame (what `change_prompt` returned): stop now and draw it again under the new prompt
+                changed = changed or (done < latents and bool(pending()))
                 if changed:
                     steps.close()
                     break

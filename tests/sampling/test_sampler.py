@@ -531,6 +531,41 @@ def test_a_streamed_prompt_change_equals_the_same_change_given_up_front(generato
                           generator.generate(CAPTIONS[:2], changes={1: CAPTIONS[3]}, **kw).videos)
 
 
+class _Hooked:
+    """A forward that calls `hook` before each step (the studio's other thread, changing the prompt)."""
+
+    def __init__(self, inner, hook):
+        self.inner, self.hook = inner, hook
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def __call__(self, *args, **kwargs):
+        self.hook()
+        return self.inner(*args, **kwargs)
+
+
+def test_a_change_made_while_a_frame_is_drawn_takes_effect_from_that_frame(generator):
+    kw = dict(schedule="raster", seed=2, top_k=8, decode=False)
+    plain = generator.generate(CAPTIONS[:1], **kw).codes
+    frames, returned = [], []
+
+    def change_once() -> None:  # once frame 0 is out, i.e. while latent frame 1 is being drawn
+        if len(frames) == 1 and not returned:
+            returned.append(stream.change_prompt(CAPTIONS[3]))
+    inner = generator.forward
+    generator.forward = _Hooked(inner, change_once)
+    try:
+        stream = generator.generate(CAPTIONS[:1], stream=True, **kw)
+        for frame in stream:
+            frames.append(frame)
+    finally:
+        generator.forward = inner
+    assert returned == [1]
+    assert torch.equal(frames[0].codes, plain[:, 0])
+    assert not torch.equal(frames[1].codes, plain[:, 1])  # drawn again under the new prompt, as returned
+
+
 def test_prompt_changes_in_a_sliding_window_video(generator):
     kw = dict(schedule="diagonal", window=1, seed=1, top_k=8, frames=17)  # 5 latent frames, window 3
     with pytest.warns(UserWarning, match="sliding window"):
