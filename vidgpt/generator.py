@@ -438,9 +438,9 @@ class VideoGenerator:
         if hasattr(self.tokenizer, "decode_stream"):
             stream = self.tokenizer.decode_stream()
             lengths = iter([b - a for a, b in zip(counts, counts[1:])])  # pixel frames per latent frame
-            if getattr(self.tokenizer, "cut_decoder", None) is None:
-                return lambda frame_codes, cut: to_uint8(stream(frame_codes[:, None])[:, :, :next(lengths)])
-            return lambda frame_codes, cut: to_uint8(stream(frame_codes[:, None], cut=cut)[:, :, :next(lengths)])
+            cuts_drawn = getattr(self.tokenizer, "cut_decoder", None) is not None  # else a stream takes no cut=
+            return lambda frame_codes, cut: to_uint8(
+                stream(frame_codes[:, None], **({"cut": cut} if cuts_drawn else {}))[:, :, :next(lengths)])
         codes: list[torch.Tensor] = []
 
         def redecode(frame_codes: torch.Tensor, cut: bool) -> np.ndarray:

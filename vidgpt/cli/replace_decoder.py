@@ -28,10 +28,10 @@ from vidgpt.cli.app import CommandParser, argparse_app
 from vidgpt.generator import MODEL_GPT, MODEL_TOKENIZER, VideoGenerator
 from vidgpt.model.config import VidGPTConfig
 from vidgpt.model.gpt import CONFIG_FILE
-from vidtok.model.fingerprint import fingerprint_matches, tokenizer_fingerprint
+from vidtok.model.fingerprint import DECODER_PREFIX, fingerprint_matches, tokenizer_fingerprint
 from vidtok.model import TokenizerConfig, VideoTokenizer
 from vidtok.model.config import PADDINGS
-from vidtok.model.tokenizer import CUT_DECODER_NAME, DECODER_KEY
+from vidtok.model.tokenizer import CUT_DECODER_NAME
 from vidtok.io.atomic import replace_file, atomic_folder, temp_beside
 
 
@@ -58,7 +58,7 @@ def replace_decoder(model: Path, tokenizer: Path, decoder_padding: str | None = 
     if cut:
         if decoder_padding is not None:
             raise ValueError("--decoder-padding changes the decoder; a cut decoder follows the tokenizer's padding")
-        cut_state = {k: v.contiguous() for k, v in new.state_dict().items() if k.startswith(DECODER_KEY)}
+        cut_state = {k: v.contiguous() for k, v in new.state_dict().items() if k.startswith(DECODER_PREFIX)}
         old.attach_cut_decoder(cut_state, source=str(tokenizer))  # refused here unless it fits
         with atomic_folder(model / MODEL_TOKENIZER, marker="config.json", durable=True) as tmp:
             shutil.copytree(model / MODEL_TOKENIZER, tmp, dirs_exist_ok=True)  # its notes too (train_config.json)

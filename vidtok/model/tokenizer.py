@@ -35,6 +35,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from vidtok.model.config import TokenizerConfig
+from vidtok.model.fingerprint import CUT_DECODER_PREFIX, DECODER_PREFIX
 from vidtok.model.layers import (
     CausalConv3d,
     ChannelNorm,
@@ -52,7 +53,6 @@ from vidtok.io.atomic import atomic_folder
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 CUT_DECODER_NAME = "cut_decoder.safetensors"  # the `decoder.*` weights of a decoder fine-tuned on cuts
-DECODER_KEY, CUT_KEY = "decoder.", "cut_decoder."  # state-dict prefixes
 
 
 class Encoder(nn.Module):
@@ -311,7 +311,7 @@ class VideoTokenizer(nn.Module):
         """Use a decoder with this state (`decoder.*` keys, as a tokenizer's own state dict has them) for the
         latent frame after each cut; ValueError if it is not a decoder of this architecture."""
         decoder = Decoder(self.cfg, self.quantizer.dim)
-        given = {k[len(DECODER_KEY):]: v for k, v in state.items() if k.startswith(DECODER_KEY)}
+        given = {k[len(DECODER_PREFIX):]: v for k, v in state.items() if k.startswith(DECODER_PREFIX)}
         detail = _state_mismatch(decoder.state_dict(), given)
         if detail:
             raise ValueError(f"{source} is not a decoder of this tokenizer ({detail})")
@@ -348,10 +348,11 @@ class VideoTokenizer(nn.Module):
         """
         directory = Path(directory)
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        cut = {DECODER_KEY + k[len(CUT_KEY):]: v for k, v in state.items() if k.startswith(CUT_KEY)}
+        cut = {DECODER_PREFIX + k[len(CUT_DECODER_PREFIX):]: v for k, v in state.items()
+               if k.startswith(CUT_DECODER_PREFIX)}
         with atomic_folder(directory, marker=CONFIG_NAME, durable=True) as tmp:
             self.cfg.save(tmp / CONFIG_NAME)
-            save_file({k: v for k, v in state.items() if not k.startswith(CUT_KEY)}, str(tmp / WEIGHTS_NAME),
+            save_file({k: v for k, v in state.items() if not k.startswith(CUT_DECODER_PREFIX)}, str(tmp / WEIGHTS_NAME),
                       metadata={"format": "pt"})
             if cut:
                 save_file(cut, str(tmp / CUT_DECODER_NAME), metadata={"format": "pt"})
@@ -372,21 +373,22 @@ class VideoTokenizer(nn.Module):
                 inside = f" (shipped tokenizers load by name: {', '.join(shipped_names()) or 'none installed'})"
             raise FileNotFoundError(f"tokenizer weights not found: {weights}{inside}")
         model = cls(TokenizerConfig.load(directory / CONFIG_NAME))
-        try:
-            state = load_file(str(weights), device=str(map_location))
-        except SafetensorError as e:
-            raise ValueError(f"{weights} is not a readable safetensors file ({e}): it is corrupt or truncated") from None
+        state = _load_weights(weights, map_location)
         detail = _state_mismatch(model.state_dict(), state)
         if detail:
             raise ValueError(f"{weights} does not match {directory / CONFIG_NAME}: {detail}")
         model.load_state_dict(state)
         cut = directory / CUT_DECODER_NAME
         if cut.is_file():
-            try:
-                model.attach_cut_decoder(load_file(str(cut), device=str(map_location)), source=str(cut))
-            except SafetensorError as e:
-                raise ValueError(f"{cut} is not a readable safetensors file ({e}): it is corrupt or truncated") from None
+            model.attach_cut_decoder(_load_weights(cut, map_location), source=str(cut))
         return model.to(map_location).eval()
+
+
+def _load_weights(path: Path, device: str | torch.device) -> dict[str, torch.Tensor]:
+    try:
+        return load_file(str(path), device=str(device))
+    except SafetensorError as e:
+        raise ValueError(f"{path} is not a readable safetensors file ({e}): it is corrupt or truncated") from None
 
 
 def _state_mismatch(own: dict[str, torch.Tensor], state: dict[str, torch.Tensor]) -> str:

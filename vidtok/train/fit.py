@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from vidtok.io.atomic import atomic_file
 from vidtok.model import TokenizerConfig, VideoTokenizer
-from vidtok.model.tokenizer import CUT_KEY
+from vidtok.model.fingerprint import CUT_DECODER_PREFIX
 from vidtok.train.checkpoint import load_checkpoint
 from vidtok.train.module import TokenizerModule, TrainConfig
 from vidtok.train.steps import check_fills_a_batch, check_trained
@@ -83,7 +83,7 @@ def train_tokenizer(
         if init_from.cfg.to_dict() != model_cfg.to_dict():
             raise ValueError("init_from: the tokenizer's config differs from the run's model config")
         # its cut decoder, if it has one, stays behind: a run trains the decoder and exports no cut decoder
-        module.tokenizer.load_state_dict({k: v for k, v in init_from.state_dict().items() if not k.startswith(CUT_KEY)})
+        module.tokenizer.load_state_dict({k: v for k, v in init_from.state_dict().items() if not k.startswith(CUT_DECODER_PREFIX)})
     ckpt_dir = out_dir / "checkpoints"
     ckpt_path = None
     if resume is not None:
