@@ -17,6 +17,7 @@ from pathlib import Path
 
 from vidgpt.cli.generate import SHIPPED_MODEL
 from vidgpt.generator import MODEL_GPT, MODEL_TOKENIZER, VideoGenerator
+from vidgpt.model.change_adapter import ADAPTER_FILE
 from vidgpt.model.generation import GENERATION_FILE
 from vidgpt.model.gpt import OLD_PROMPT_FILES, PROMPT_FILE
 from vidtok.io.atomic import atomic_folder
@@ -27,7 +28,7 @@ MAX_MB = 40.0
 # what a model folder needs at generation time; logs and training leftovers stay behind
 KEEP = {
     MODEL_GPT: ("config.json", "generation_config.json", GENERATION_FILE, "model.safetensors", PROMPT_FILE,
-                *OLD_PROMPT_FILES, "vidgpt.json"),  # a folder saved before the rename has the old name
+                *OLD_PROMPT_FILES, "vidgpt.json", ADAPTER_FILE),  # a folder saved before the rename has the old name
     MODEL_TOKENIZER: ("config.json", "model.safetensors", CUT_DECODER_NAME, "train_config.json"),
 }
 HOW_MADE = """\

@@ -3,7 +3,9 @@
 For each test split, prompt pairs (A, B) of that split's captions, and one change at pixel frame `--at`
 (a latent-frame start, 9 by default). Three ways to make the same video, on the same seeds:
 - `plain A`: prompt A throughout; its frames before the change are the reference for "before";
-- `change`: `generate(A, changes={at: B})`: the cache is prefilled again under B over the codes so far;
+- `change`: `generate(A, changes={at: B})`: the cache is prefilled again under B over the codes so far
+  (with the GPT's change adapter from there on, where it has one);
+- `change, no adapter` (a GPT with a change adapter only): the same without it, what the base GPT does;
 - `restart`: the plain A video's frames before the change, given to a fresh generation with prompt B
   (continuation), i.e. what a user could do without prompt changes;
 - `tokenizer alone`: the real switch clip of the same pair (rendered as shapes.md says) encoded and decoded,
@@ -22,7 +24,8 @@ import argparse
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -68,9 +71,20 @@ def reconstructed_switch_clips(generator: VideoGenerator, a: Sequence[str], b: S
     return np.stack(reconstruct(generator.tokenizer, torch.stack([to_tensor(c) for c in clips]), cuts=(cut,))[1])
 
 
+@contextmanager
+def without_adapter(generator: VideoGenerator) -> Iterator[VideoGenerator]:
+    """The generator with its GPT's change adapter set aside (generation then uses the base throughout)."""
+    adapter, generator.gpt.change_adapter = generator.gpt.change_adapter, None
+    try:
+        yield generator
+    finally:
+        generator.gpt.change_adapter = adapter
+
+
 def switch_rows(generator: VideoGenerator, per_split: int, at: int, frames: int | None, batch_size: int,
                 seed: int) -> list[dict]:
-    methods = ("plain A", "change", "restart", "tokenizer alone")
+    adapted = generator.gpt.change_adapter is not None
+    methods = ("plain A", "change", *(("change, no adapter",) if adapted else ()), "restart", "tokenizer alone")
     tally = {m: {"videos": 0, "before": 0, "after": 0, "delays": []} for m in methods}
     per_split_after = {m: {} for m in tally}
     for split in EVAL_SPLITS:
@@ -81,10 +95,12 @@ def switch_rows(generator: VideoGenerator, per_split: int, at: int, frames: int 
             a, b = [p for p, _ in chunk], [q for _, q in chunk]
             s = seed + start
             plain = generator.generate(a, seed=s, frames=frames).videos
-            made = {"plain A": plain,
-                    "change": generator.generate(a, seed=s, frames=frames, changes={at: b}).videos,
-                    "restart": generator.generate(b, seed=s, frames=frames, video=plain[:, :at]).videos,
-                    "tokenizer alone": reconstructed_switch_clips(generator, a, b, at, *plain.shape[1:3], s)}
+            made = {"plain A": plain, "change": generator.generate(a, seed=s, frames=frames, changes={at: b}).videos}
+            if adapted:
+                with without_adapter(generator):
+                    made["change, no adapter"] = generator.generate(a, seed=s, frames=frames, changes={at: b}).videos
+            made["restart"] = generator.generate(b, seed=s, frames=frames, video=plain[:, :at]).videos
+            made["tokenizer alone"] = reconstructed_switch_clips(generator, a, b, at, *plain.shape[1:3], s)
             for method, videos in made.items():
                 for video, caption_a, caption_b in zip(videos, a, b):
                     before = judge_frames(video[:at], caption_a)["clean"]

@@ -7,7 +7,8 @@
 The stage-1 tokenizer is used only through its public API: `encode(float (B, 3, T, H, W)) -> (B, t, h, w)`,
 `decode(codes, frames=T)`, `codebook_size`, `latent_shape(frames, H, W)`, and where it has one
 `decode_stream()` (streaming then decodes each latent frame once; see vidtok.model.tokenizer.DecodeStream);
-a tokenizer with a `cut_decoder` is also given the latent frames where a changed prompt took over (`cuts=`).
+a tokenizer with a `cut_decoder` is also given the latent frames where a changed prompt took over (`cuts=`),
+and a GPT with a change adapter (vidgpt/model/change_adapter.py) samples with it from the first such frame on.
 Longer videos than the model was trained on are made with a sliding window over latent frames: the
 prompt is kept and the last t - 1 latent frames are re-prefilled as the context of each new frame.
 """
@@ -154,6 +155,8 @@ class VideoGenerator:
         # compile: sampling steps padded to static shapes under torch.compile (vidgpt/sampler/bucketed.py),
         # for GPUs, where a small model's step is bound by kernel launches; None: the eager path
         self.forward = StaticForward(gpt) if compile is None else BucketedForward(gpt, compile)
+        self._compile = compile
+        self._change_forward: StaticForward | BucketedForward | None = None
         # An ablation, not a setting: False keeps a stand-in's cache entry after its real code is made
         # (vidgpt/sampler/plan.py); tools/diagonal_table.py measures what replacing them buys.
         self.replace_standins = True
@@ -407,7 +410,7 @@ class VideoGenerator:
             for k in range(done - lo):
                 left[k] = 0
             steps = sample_steps(self.gpt, prompt_ids, schedule_for(frames_in, h, w), known=codes[:, lo:done],
-                                 latent_frames=frames_in, forward=self.forward, **options)
+                                 latent_frames=frames_in, forward=self._forward_after(cuts), **options)
             flat = codes.view(batch, -1)[:, lo * h * w: hi * h * w]  # a view: writes land in `codes`
             changed = False
             for positions, new_codes in steps:
@@ -424,6 +427,15 @@ class VideoGenerator:
                 if changed:
                     steps.close()
                     break
+
+    def _forward_after(self, cuts: set[int]) -> StaticForward | BucketedForward:
+        """The forward for a window: from a prompt change on, the GPT with its change adapter where it has one."""
+        if not cuts or self.gpt.change_adapter is None:
+            return self.forward
+        if self._change_forward is None:
+            self._change_forward = (StaticForward(self.gpt, adapted=True) if self._compile is None
+                                    else BucketedForward(self.gpt, self._compile, adapted=True))
+        return self._change_forward
 
     def _stream(self, latent_iter: Iterator[tuple[int, torch.Tensor]], counts: list[int],
                 decode: bool, cuts: set[int]) -> Iterator[LatentFrame]:

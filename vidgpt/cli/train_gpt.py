@@ -44,6 +44,7 @@ OPTIONS = {
     "recipe.fused": Flag(optional=True),
     "recipe.diagonal_window": Number(int, minimum=1),
     "recipe.diagonal_frame_window": Number(int, minimum=1, optional=True),
+    "recipe.change_adapter_rank": Number(int, minimum=1, optional=True),
 }
 
 

@@ -2,13 +2,15 @@
 
 The backbone is a plain `transformers.LlamaForCausalLM` built from a config (never downloaded), so a
 checkpoint folder is its `save_pretrained` output plus vidgpt.json (layout + tokenizer identity) and
-prompt_vocab.json (the prompt vocabulary). Logits are only ever taken over the codebook rows of the output head: the model
+prompt_vocab.json (the prompt vocabulary), and change_adapter.safetensors where the model has a change adapter
+(change_adapter.py: used only from a prompt change on). Logits are only ever taken over the codebook rows of the output head: the model
 is never asked to emit text, BOV or PAD.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +18,14 @@ import torch
 import torch.nn.functional as F
 from safetensors import SafetensorError
 from torch import nn
+from torch.func import functional_call
 from transformers import LlamaForCausalLM
 from transformers.utils import logging as hf_logging
 
 from vidtok.model.code_noise import corrupt_codes
 from vidtok.io.atomic import atomic_folder
 
+from .change_adapter import ADAPTER_FILE, ChangeAdapter
 from .config import Backbone, VidGPTConfig
 from .generation import GenerationConfig
 from .identity import check_tokenizer_identity
@@ -56,6 +60,25 @@ class VidGPT(nn.Module):
         self.llama = llama if llama is not None else LlamaForCausalLM(config.llama_config())
         if self.llama.config.vocab_size != config.vocab_size:
             raise ValueError(f"backbone vocab {self.llama.config.vocab_size} != layout vocab {config.vocab_size}")
+        # low-rank deltas used only from a prompt change on (change_adapter.py); None: the base serves all
+        self.change_adapter: ChangeAdapter | None = None
+        self._adapted = False
+
+    def attach_change_adapter(self, rank: int, alpha: float | None = None) -> ChangeAdapter:
+        """A new change adapter (a no-op until trained: its B starts at zero), replacing any there was."""
+        self.change_adapter = ChangeAdapter.for_backbone(self.llama.model, rank, alpha)
+        return self.change_adapter
+
+    @contextmanager
+    def adapted(self, on: bool = True) -> Iterator["VidGPT"]:
+        """Forward passes inside run with the change adapter's deltas added (on=False: as they are)."""
+        if on and self.change_adapter is None:
+            raise ValueError("this VidGPT has no change adapter")
+        before, self._adapted = self._adapted, on
+        try:
+            yield self
+        finally:
+            self._adapted = before
 
     @classmethod
     def build(cls, prompt_vocab: PromptVocab, grid: tuple[int, int, int], codebook_size: int,
@@ -141,8 +164,12 @@ class VidGPT(nn.Module):
             attention_mask = attention_mask.reshape(-1, 1, s, s)
         if position_ids is not None:
             position_ids = position_ids.to(input_ids.device).expand(input_ids.shape[0], -1)
-        hidden = self.llama.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                                  use_cache=False).last_hidden_state
+        inputs = dict(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False)
+        if self._adapted:
+            backbone = self.llama.model
+            hidden = functional_call(backbone, self.change_adapter.merged(backbone), (), inputs).last_hidden_state
+        else:
+            hidden = self.llama.model(**inputs).last_hidden_state
         return F.linear(hidden, self.code_head())
 
     def forward(self, prompt_ids: torch.Tensor, codes: torch.Tensor, attention_mask: torch.Tensor | None = None,
@@ -208,7 +235,8 @@ class VidGPT(nn.Module):
             )
 
     def save_pretrained(self, directory: str | Path) -> Path:
-        """Write weights (safetensors) + config.json, vidgpt.json and prompt_vocab.json as `directory`.
+        """Write weights (safetensors) + config.json, vidgpt.json and prompt_vocab.json as `directory`,
+        and change_adapter.safetensors when the model has one.
 
         Atomic: the folder is written beside `directory` and then replaces it whole (see `atomic_folder`).
         """
@@ -219,6 +247,8 @@ class VidGPT(nn.Module):
             self.generation.save(tmp)
             if self.prompt_vocab is not None:
                 self.prompt_vocab.save(tmp / PROMPT_FILE)
+            if self.change_adapter is not None:
+                self.change_adapter.save(tmp / ADAPTER_FILE)
         return directory
 
     @classmethod
@@ -243,4 +273,7 @@ class VidGPT(nn.Module):
             if bar:
                 hf_logging.enable_progress_bar()
         generation = GenerationConfig.load(directory, distilled=config.distilled_cfg_scale is not None)
-        return cls(config, prompt_vocab, llama, generation).to(map_location).eval()
+        model = cls(config, prompt_vocab, llama, generation)
+        if (directory / ADAPTER_FILE).is_file():
+            model.change_adapter = ChangeAdapter.load(directory / ADAPTER_FILE, llama.model)
+        return model.to(map_location).eval()

@@ -50,11 +50,12 @@ class BucketedForward:
     slot that padding rows write.
     """
 
-    def __init__(self, gpt, compile: str | None = "reduce-overhead", buckets: Sequence[int] | None = None) -> None:
+    def __init__(self, gpt, compile: str | None = "reduce-overhead", buckets: Sequence[int] | None = None,
+                 adapted: bool = False) -> None:
         if compile not in COMPILE_MODES:
             raise ValueError(f"compile={compile!r}: expected one of {COMPILE_MODES}")
         self.seq_len = gpt.config.seq_len
-        self.inner = StaticForward(gpt, max_len=self.seq_len + 1)
+        self.inner = StaticForward(gpt, max_len=self.seq_len + 1, adapted=adapted)
         self.spare = self.seq_len  # the slot padding rows write
         self.buckets = tuple(sorted(buckets)) if buckets else default_buckets(self.seq_len)
         self.mode = compile

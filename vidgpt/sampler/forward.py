@@ -16,7 +16,8 @@ Per layer this runs 4 matmuls and ~10 small ops, all on buffers made once per ca
   invariant under the same reordering of q's and k's coordinates;
 - residual additions ride along in `addmm_`, and a bool mask is turned into an additive one once per
   call instead of once per layer inside SDPA.
-The fused copies (one more copy of the weights) are rebuilt whenever a parameter has been modified
+With `adapted=True` the fused weights are the model's with its change adapter's deltas added (merged
+once, so an adapted step costs what a plain one does). The fused copies (one more copy of the weights) are rebuilt whenever a parameter has been modified
 since (tensor version counters), so training in between is safe. Results equal the transformers
 forward up to float rounding (tests/sampling/test_sampler.py).
 """
@@ -66,11 +67,15 @@ def _cat(*xs: torch.Tensor | None) -> torch.Tensor | None:
 
 
 class StaticForward:
-    """Prefill/step forward of `gpt` over a static KV cache; returns code logits only."""
+    """Prefill/step forward of `gpt` over a static KV cache; returns code logits only.
+    `adapted`: with the change adapter's deltas merged in (for the codes after a prompt change)."""
 
-    def __init__(self, gpt: VidGPT, max_len: int | None = None) -> None:
+    def __init__(self, gpt: VidGPT, max_len: int | None = None, adapted: bool = False) -> None:
         cfg = gpt.llama.config
+        if adapted and gpt.change_adapter is None:
+            raise ValueError("adapted=True: this VidGPT has no change adapter")
         self.gpt = gpt
+        self.adapted = adapted
         self.heads = cfg.num_attention_heads
         self.kv_heads = cfg.num_key_value_heads
         self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
@@ -91,6 +96,7 @@ class StaticForward:
         nq, nkv, hd = self.heads, self.kv_heads, self.head_dim
         half = hd // 2
         with torch.no_grad():
+            deltas = self.gpt.change_adapter.deltas() if self.adapted else {}
             self.embed = model.embed_tokens.weight
             dtype, device = self.embed.dtype, self.embed.device
             dim = self.embed.shape[1]
@@ -99,18 +105,25 @@ class StaticForward:
             order = torch.cat([_pair_order(nq, hd), nq * hd + _pair_order(nkv, hd),
                                torch.arange((nq + nkv) * hd, (nq + 2 * nkv) * hd)]).to(device)
             self.layers = []
-            for layer in model.layers:
+            for i, layer in enumerate(model.layers):
                 a, m = layer.self_attn, layer.mlp
+
+                def weight(name: str) -> torch.Tensor:  # the projection's weight, with its delta if adapted
+                    w = layer.get_submodule(name).weight
+                    d = deltas.get(f"layers.{i}.{name}")
+                    return w if d is None else w + d
+
                 norm1 = layer.input_layernorm.weight * root
                 norm2 = layer.post_attention_layernorm.weight * root
-                qkv = torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight])[order] * norm1
+                qkv = torch.cat([weight("self_attn.q_proj"), weight("self_attn.k_proj"),
+                                 weight("self_attn.v_proj")])[order] * norm1
                 qkv_bias = _cat(a.q_proj.bias, a.k_proj.bias, a.v_proj.bias)
-                gate_up = torch.cat([m.gate_proj.weight, m.up_proj.weight]) * norm2
+                gate_up = torch.cat([weight("mlp.gate_proj"), weight("mlp.up_proj")]) * norm2
                 self.layers.append(_Layer(
                     qkv.t().contiguous(), None if qkv_bias is None else qkv_bias[order],
-                    a.o_proj.weight.t().contiguous(), a.o_proj.bias,
+                    weight("self_attn.o_proj").t().contiguous(), a.o_proj.bias,
                     gate_up.t().contiguous(), _cat(m.gate_proj.bias, m.up_proj.bias),
-                    m.down_proj.weight.t().contiguous(), m.down_proj.bias,
+                    weight("mlp.down_proj").t().contiguous(), m.down_proj.bias,
                 ))
             self.head = (self.gpt.code_head() * (model.norm.weight * root)).t().contiguous()
             # the model's own rotary module, so positions are encoded exactly as in training; in

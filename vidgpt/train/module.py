@@ -16,6 +16,10 @@ step (prompt and null prompt). Distillation trains the model's prompted logits t
 guided ones, u + s (c - u), with soft-target cross-entropy on the same inputs and view; sampled without
 guidance afterwards it follows the guided distribution in one pass (half the rows per sampling step). The
 exported config records s (`VidGPTConfig.distilled_cfg_scale`), so generation knows to skip guidance.
+
+Change adapter (`change_adapter_rank` = r): only the model's change adapter (vidgpt/model/change_adapter.py,
+attached with rank r where the model has none) is trained, every forward pass running with its deltas and
+the base frozen; on switch clips this is what generation uses from a prompt change on.
 """
 
 from __future__ import annotations
@@ -58,6 +62,8 @@ class GPTModule(L.LightningModule):
     and a cosine cut short never anneals. The clock is checkpointed, so a resumed run continues it.
     `distill_cfg_scale`: train towards the guided logits of a frozen copy of `model` at this scale
     (module docstring); the copy is checkpointed with the run, so a resumed run keeps its teacher.
+    `change_adapter_rank`: train only the model's change adapter, of this rank where it has none yet
+    (module docstring); null: train the model itself.
     """
 
     def __init__(
@@ -78,6 +84,7 @@ class GPTModule(L.LightningModule):
         diagonal_frame_window: int | None = None,
         schedule_minutes: float | None = None,
         distill_cfg_scale: float | None = None,
+        change_adapter_rank: int | None = None,
     ) -> None:
         super().__init__()
         for name, value in (("prompt_dropout", prompt_dropout), ("context_noise", context_noise),
@@ -96,6 +103,13 @@ class GPTModule(L.LightningModule):
             if model.config.distilled_cfg_scale is not None:  # its guided logits would guide twice
                 raise ValueError(f"this model already has guidance {model.config.distilled_cfg_scale} distilled in; "
                                  "distil from a plain (undistilled) model")
+        if change_adapter_rank is not None:
+            if distill_cfg_scale is not None:
+                raise ValueError("train either a change adapter or a guidance distillation, not both at once")
+            if model.change_adapter is None:
+                model.attach_change_adapter(change_adapter_rank)
+            model.requires_grad_(False)
+            model.change_adapter.requires_grad_(True)
         self.save_hyperparameters(ignore=["model", "tokenizer"])
         self.model = model
         self.teacher: VidGPT | None = None
@@ -156,8 +170,9 @@ class GPTModule(L.LightningModule):
                                     view=view)
                 return guide(both[:b].float(), both[b:].float(), self.hparams.distill_cfg_scale).softmax(-1)
 
-        loss, logits = self.model.loss_and_logits(prompt_ids, codes, context_noise, view=view,
-                                                  teacher=guided if distill else None, counted=counted)
+        with self.model.adapted(self.hparams.change_adapter_rank is not None):
+            loss, logits = self.model.loss_and_logits(prompt_ids, codes, context_noise, view=view,
+                                                      teacher=guided if distill else None, counted=counted)
         hits = (logits.detach().argmax(-1) == self.model.flat_codes(codes)).float()
         accuracy = hits.mean() if counted is None else hits[counted].mean()
         return loss, accuracy
@@ -213,7 +228,7 @@ class GPTModule(L.LightningModule):
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         codes = self.batch_codes(batch)
-        loss, accuracy = self.loss_and_accuracy(batch["prompt_ids"], codes)
+        loss, accuracy = self.loss_and_accuracy(batch["prompt_ids"], codes, counted=self.counted_codes(batch, codes))
         b = batch["prompt_ids"].shape[0]
         self.log("val/loss", loss, prog_bar=True, sync_dist=True, batch_size=b)
         self.log("val/acc", accuracy, sync_dist=True, batch_size=b)
@@ -279,6 +294,8 @@ class GPTModule(L.LightningModule):
             "config": self.model.config.to_dict(),
             "prompt_vocab": prompt.bpe.to_str() if prompt is not None else None,
         }
+        if self.model.change_adapter is not None:
+            checkpoint[CHECKPOINT_KEY]["change_adapter_alpha"] = self.model.change_adapter.alpha
 
 
 def model_from_checkpoint(path: str | Path) -> VidGPT:
@@ -294,5 +311,8 @@ def model_from_checkpoint(path: str | Path) -> VidGPT:
     prompt = PromptVocab(Tokenizer.from_str(prompt)) if prompt is not None else None
     model = VidGPT(VidGPTConfig.from_dict(saved["config"], source=str(path)), prompt)
     state = {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
+    if "change_adapter.a.0" in state:  # a run that trained a change adapter: its rank is A's first dimension
+        model.attach_change_adapter(int(state["change_adapter.a.0"].shape[0]))
+        model.change_adapter.alpha = float(saved.get("change_adapter_alpha", model.change_adapter.rank))
     model.load_state_dict(state)
     return model
