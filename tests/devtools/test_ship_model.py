@@ -52,3 +52,29 @@ def test_ship_refuses_figures_of_other_settings_than_the_model_ships_with(tmp_pa
         ship_model.ship(tiny_model_dir, tmp_path / "b", {"compare": {"raster": {**group, "sampling": {
             **own, "schedule": "raster"}}}})
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_ship_keeps_the_change_adapter_and_writes_the_prompt_change_table(tmp_path, tiny_model_dir):
+    from tools import switch_table
+    from vidgpt.model import VidGPT
+    from vidgpt.model.change_adapter import ADAPTER_FILE
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_model_dir, run)
+    gpt = VidGPT.from_pretrained(run / "gpt")
+    gpt.attach_change_adapter(2)
+    gpt.save_pretrained(run / "gpt")
+    assert switch_table.main(["--model", str(run), "--per-split", "1", "--at", "5", "--frames", "9",
+                              "--out", str(tmp_path / "switch")]) == 0
+    assert ship_model.main(["--run", str(run), "--out", str(tmp_path / "shipped"),
+                            "--switch", str(tmp_path / "switch" / "table.json")]) == 0
+    out = tmp_path / "shipped"
+    assert (out / "gpt" / ADAPTER_FILE).is_file()
+    assert VideoGenerator.from_pretrained(out).gpt.change_adapter is not None
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "with the change adapter it samples with from a prompt change on" in card
+    assert "## Prompt changes" in card and "| change, no adapter | 3 |" in card
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(SystemExit) as e:
+        ship_model.main(["--run", str(run), "--out", str(tmp_path / "shipped"), "--switch", str(tmp_path / "bad.json")])
+    assert e.value.code == 2

@@ -12,6 +12,7 @@ import torch
 from vidgpt.generator import VideoGenerator
 from vidgpt.model import PromptVocab, VidGPT
 from vidgpt.model.change_adapter import ADAPTER_FILE, ChangeAdapter
+from vidgpt.sampler.bucketed import BucketedForward
 from vidgpt.sampler.forward import StaticForward
 from vidgpt.train.batches import GPTCollate
 from vidgpt.train.module import GPTModule, model_from_checkpoint
@@ -72,6 +73,10 @@ def test_the_sampling_forward_with_the_adapter_merged_equals_the_adapted_model(p
         fwd = StaticForward(gpt, adapted=adapted)
         with torch.no_grad():
             got = fwd(fwd.new_cache(1), ids, torch.arange(n), n, is_causal=True)
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+        padded = BucketedForward(gpt, compile=None, adapted=adapted)  # the forward `compile=` generation uses
+        with torch.no_grad():
+            got = padded(padded.new_cache(1), ids, torch.arange(n), n, is_causal=True)
         torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
     with pytest.raises(ValueError, match="no change adapter"):
         StaticForward(tiny(prompt), adapted=True)

@@ -228,7 +228,8 @@ class GPTModule(L.LightningModule):
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         codes = self.batch_codes(batch)
-        loss, accuracy = self.loss_and_accuracy(batch["prompt_ids"], codes, counted=self.counted_codes(batch, codes))
+        counted = self.counted_codes(batch, codes)  # of a clip whose caption changes, the codes from the change on
+        loss, accuracy = self.loss_and_accuracy(batch["prompt_ids"], codes, counted=counted)
         b = batch["prompt_ids"].shape[0]
         self.log("val/loss", loss, prog_bar=True, sync_dist=True, batch_size=b)
         self.log("val/acc", accuracy, sync_dist=True, batch_size=b)
@@ -236,7 +237,8 @@ class GPTModule(L.LightningModule):
             loss, _ = self.loss_and_accuracy(batch["prompt_ids"], codes, distill=True)
             self.log("val/loss_distill", loss, sync_dist=True, batch_size=b)
         if self.hparams.diagonal_mask_prob > 0:  # the gap to causal is what diagonal training is meant to close
-            loss, accuracy = self.loss_and_accuracy(batch["prompt_ids"], codes, view=self.diagonal_view())
+            loss, accuracy = self.loss_and_accuracy(batch["prompt_ids"], codes, view=self.diagonal_view(),
+                                                    counted=counted)
             self.log("val/loss_diagonal", loss, sync_dist=True, batch_size=b)
             self.log("val/acc_diagonal", accuracy, sync_dist=True, batch_size=b)
 
