@@ -129,6 +129,16 @@ def test_only_the_adapter_trains_and_a_resumed_run_gets_it_back(tmp_path, prompt
         GPTModule(tiny(prompt), change_adapter_rank=4, distill_cfg_scale=2.0, total_steps=10)
 
 
+def test_training_the_base_leaves_a_stale_adapter_out(prompt, caplog):
+    gpt = trained_adapter(tiny(prompt))
+    with caplog.at_level("WARNING"):
+        GPTModule(gpt, total_steps=10)
+    assert gpt.change_adapter is None and "change adapter is left out" in caplog.text
+    gpt = trained_adapter(tiny(prompt))
+    GPTModule(gpt, change_adapter_rank=4, total_steps=10)  # training the adapter goes on with the one there is
+    assert any(b.abs().sum() > 0 for b in gpt.change_adapter.b)
+
+
 def test_generation_uses_the_adapter_from_a_change_on_and_never_without_one(tmp_path, tiny_model_dir):
     model = tmp_path / "model"
     shutil.copytree(tiny_model_dir, model)

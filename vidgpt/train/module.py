@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ from vidtok.train.lr_schedule import step_progress, warmup_cosine
 from vidtok.train.checkpoint import load_checkpoint
 from vidtok.train.faults import NonFiniteLossError, check_finite_loss
 
+log = logging.getLogger(__name__)
 CHECKPOINT_KEY = "vidgpt"  # where a Lightning checkpoint keeps what rebuilds the network (config + prompt vocabulary)
 
 
@@ -103,6 +105,11 @@ class GPTModule(L.LightningModule):
             if model.config.distilled_cfg_scale is not None:  # its guided logits would guide twice
                 raise ValueError(f"this model already has guidance {model.config.distilled_cfg_scale} distilled in; "
                                  "distil from a plain (undistilled) model")
+        if change_adapter_rank is None and model.change_adapter is not None:
+            # trained for the weights this run changes: kept, it would steer the new ones by the old ones' deltas
+            log.warning("the model's change adapter is left out: it was trained for the weights this run changes; "
+                        "train a new one afterwards (experiment=gpt_change_adapter)")
+            model.change_adapter = None
         if change_adapter_rank is not None:
             if distill_cfg_scale is not None:
                 raise ValueError("train either a change adapter or a guidance distillation, not both at once")
