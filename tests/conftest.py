@@ -29,3 +29,18 @@ def tiny_model_dir(tmp_path_factory):
                        preset="tiny", tokenizer=tokenizer_identity(tokenizer, 9, 32, 32))
     gpt.save_pretrained(root / "gpt")
     return root
+
+
+@pytest.fixture(scope="session")
+def adapter_model_dir(tiny_model_dir, tmp_path_factory):
+    """The tiny model folder with a new change adapter in its GPT (B = 0: it changes no video yet)."""
+    import shutil
+
+    from vidgpt.model import VidGPT
+
+    root = tmp_path_factory.mktemp("adapter-model") / "model"
+    shutil.copytree(tiny_model_dir, root)
+    gpt = VidGPT.from_pretrained(root / "gpt")
+    gpt.attach_change_adapter(2)
+    gpt.save_pretrained(root / "gpt")
+    return root

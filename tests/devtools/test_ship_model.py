@@ -54,16 +54,11 @@ def test_ship_refuses_figures_of_other_settings_than_the_model_ships_with(tmp_pa
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
-def test_ship_keeps_the_change_adapter_and_writes_the_prompt_change_table(tmp_path, tiny_model_dir):
+def test_ship_keeps_the_change_adapter_and_writes_the_prompt_change_table(tmp_path, adapter_model_dir):
     from tools import switch_table
-    from vidgpt.model import VidGPT
     from vidgpt.model.change_adapter import ADAPTER_FILE
 
-    run = tmp_path / "run"
-    shutil.copytree(tiny_model_dir, run)
-    gpt = VidGPT.from_pretrained(run / "gpt")
-    gpt.attach_change_adapter(2)
-    gpt.save_pretrained(run / "gpt")
+    run = adapter_model_dir
     assert switch_table.main(["--model", str(run), "--per-split", "1", "--at", "5", "--frames", "9",
                               "--out", str(tmp_path / "switch")]) == 0
     assert ship_model.main(["--run", str(run), "--out", str(tmp_path / "shipped"),

@@ -1,7 +1,6 @@
 """tools/switch_table.py: every method's row on the tiny model, the follow delay, and the tokenizer's ceiling row."""
 
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -28,15 +27,9 @@ def test_rows_for_each_method(tiny_model_dir, tmp_path):
     assert "tokenizer alone" in (out / "table.md").read_text()
 
 
-def test_a_gpt_with_a_change_adapter_gets_a_row_without_it(tiny_model_dir, tmp_path):
-    from vidgpt.model import VidGPT
-    model = tmp_path / "model"
-    shutil.copytree(tiny_model_dir, model)
-    gpt = VidGPT.from_pretrained(model / "gpt")
-    gpt.attach_change_adapter(2)
-    gpt.save_pretrained(model / "gpt")
+def test_a_gpt_with_a_change_adapter_gets_a_row_without_it(adapter_model_dir, tmp_path):
     out = tmp_path / "out"
-    assert switch_table.main(["--model", str(model), "--per-split", "1", "--at", "5", "--frames", "9",
+    assert switch_table.main(["--model", str(adapter_model_dir), "--per-split", "1", "--at", "5", "--frames", "9",
                               "--batch-size", "3", "--out", str(out)]) == 0
     rows = {r["method"]: r for r in json.loads((out / "table.json").read_text())["rows"]}
     assert list(rows) == ["plain A", "change", "change, no adapter", "restart", "tokenizer alone"]

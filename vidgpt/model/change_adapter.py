@@ -64,14 +64,12 @@ class ChangeAdapter(nn.Module):
     def scale(self) -> float:
         return self.alpha / self.rank
 
-    def deltas(self) -> dict[str, torch.Tensor]:
-        """{name: (out, in) weight delta}."""
-        return {name: (b @ a) * self.scale for name, a, b in zip(self.names, self.a, self.b)}
-
     def merged(self, backbone: nn.Module) -> dict[str, torch.Tensor]:
-        """{"<name>.weight": W + delta} for `torch.func.functional_call` on `backbone` (differentiable)."""
+        """{"<name>.weight": W + (alpha / r) B A} of `backbone`'s projections: for `torch.func.functional_call`
+        (differentiable) and for the sampling forward's fused weights."""
         linears = target_linears(backbone)
-        return {f"{name}.weight": linears[name].weight + d for name, d in self.deltas().items()}
+        return {f"{name}.weight": linears[name].weight + (b @ a) * self.scale
+                for name, a, b in zip(self.names, self.a, self.b)}
 
     # ---------------------------------------------------------------- file
     def save(self, path: Path) -> None:

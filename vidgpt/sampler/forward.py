@@ -96,7 +96,7 @@ class StaticForward:
         nq, nkv, hd = self.heads, self.kv_heads, self.head_dim
         half = hd // 2
         with torch.no_grad():
-            deltas = self.gpt.change_adapter.deltas() if self.adapted else {}
+            merged = self.gpt.change_adapter.merged(model) if self.adapted else {}  # {"<name>.weight": W + delta}
             self.embed = model.embed_tokens.weight
             dtype, device = self.embed.dtype, self.embed.device
             dim = self.embed.shape[1]
@@ -109,9 +109,7 @@ class StaticForward:
                 a, m = layer.self_attn, layer.mlp
 
                 def weight(name: str) -> torch.Tensor:  # the projection's weight, with its delta if adapted
-                    w = layer.get_submodule(name).weight
-                    d = deltas.get(f"layers.{i}.{name}")
-                    return w if d is None else w + d
+                    return merged.get(f"layers.{i}.{name}.weight", layer.get_submodule(name).weight)
 
                 norm1 = layer.input_layernorm.weight * root
                 norm2 = layer.post_attention_layernorm.weight * root
