@@ -38,6 +38,11 @@ SWEEPS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "sampling": [("default", {}), ("raster", {"schedule": "raster"}),
                  ("w=1 whole frames", {"frame_window": WHOLE_FRAMES}), ("w=1 full overlap", {"frame_window": None})],
     "guidance": [(f"cfg {s:g}", {"cfg_scale": s}) for s in (1.0, 1.5, 2.0, 3.0, 5.0)],
+    # cfg_scale on the first latent frame, later_cfg_scale after it
+    "guidance-later": [(f"cfg {a:g} then {b:g}", {"cfg_scale": a, "later_cfg_scale": b})
+                       for a, b in ((2.0, 2.0), (1.5, 1.5), (2.0, 1.25), (2.0, 1.5), (2.0, 1.75), (2.5, 1.5))],
+    "guidance-later-raster": [(f"raster cfg {a:g} then {b:g}", {"schedule": "raster", "cfg_scale": a, "later_cfg_scale": b})
+                              for a, b in ((2.0, 2.0), (1.5, 1.5), (2.0, 1.5))],
     "guidance-raster": [(f"raster cfg {s:g}", {"schedule": "raster", "cfg_scale": s}) for s in (1.0, 2.0, 3.0)],
     "temperature": [(f"temperature {t:g}", {"temperature": t}) for t in (0.1, 0.25, 0.4, 0.7, 1.0)],
     "top-k": [(f"top-k {k}", {"top_k": k}) for k in (5, 20, 100)],

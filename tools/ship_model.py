@@ -64,6 +64,9 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
+SAMPLING_KEYS = ("cfg_scale", "later_cfg_scale", "temperature", "top_k", "top_p")  # a card's figures are of these
+
+
 def figures(report: dict) -> str:
     """Markdown tables from a vidgpt-evaluate report, per split and sampling setting: first the frame-by-frame
     figures (clean videos ± one standard error, clean frames), then the video-level attribute accuracy."""
@@ -73,7 +76,7 @@ def figures(report: dict) -> str:
              "|---|---|---|---|---|---|---|---|---|"]
     results = report.get("compare") or {report.get("label", "evaluated"): report}  # several sampling settings, or one
     sampling = {k: v for k, v in sampling_of(next(iter(results.values()))).items()
-                if k in ("cfg_scale", "temperature", "top_k", "top_p") and v is not None}
+                if k in SAMPLING_KEYS and v is not None}
     for label, result in results.items():
         for split, group in result.get("splits", {}).items():
             c = group.get("clean") or {}
@@ -98,11 +101,10 @@ def check_report(report: dict, generation: dict) -> None:
     results = report.get("compare") or {report.get("label", "evaluated"): report}
     for label, result in results.items():
         sampling = sampling_of(result)
-        differ = {k: sampling.get(k) for k in ("cfg_scale", "temperature", "top_k", "top_p")
-                  if sampling.get(k) != generation[k]}
+        differ = {k: sampling.get(k) for k in SAMPLING_KEYS if sampling.get(k) != generation.get(k)}
         if differ:
             raise ValueError(f"the report's {label!r} was sampled with {differ}, the model's settings are "
-                             f"{ {k: generation[k] for k in differ} }: evaluate the model with its own settings")
+                             f"{ {k: generation.get(k) for k in differ} }: evaluate the model with its own settings")
     own = ("schedule", "window", "frame_window") if generation["schedule"] == "diagonal" else ("schedule",)
     if not any(all(sampling_of(r).get(k) == generation[k] for k in own) for r in results.values()):
         raise ValueError(f"the report has no result sampled with the model's own {', '.join(own)} "

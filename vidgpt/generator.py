@@ -242,8 +242,8 @@ class VideoGenerator:
     # ------------------------------------------------------------------ generation
     def generate(self, prompts: str | Sequence[str], frames: int | None = None, schedule: str = MODEL,
                  window: int = MODEL, frame_window: int | None = MODEL,
-                 cfg_scale: float = MODEL, temperature: float = MODEL, top_k: int | None = MODEL,
-                 top_p: float | None = MODEL, seed: int | None = None,
+                 cfg_scale: float = MODEL, later_cfg_scale: float | None = MODEL, temperature: float = MODEL,
+                 top_k: int | None = MODEL, top_p: float | None = MODEL, seed: int | None = None,
                  image: Any = None, video: Any = None, changes: Mapping[int, str | Sequence[str]] | None = None,
                  stream: bool = False, decode: bool = True,
                  threads: int | None = None) -> Generation | GenerationStream:
@@ -258,16 +258,16 @@ class VideoGenerator:
         stream: a `GenerationStream` of LatentFrame, each yielded as soon as complete, whose
         `change_prompt` steers the rest of the video. decode=False skips the tokenizer decoder (codes only). threads: torch CPU threads
         for the GPT steps (None: automatic, see vidgpt/sampler/threads.py).
-        Sampling (schedule, window, frame_window, cfg_scale, temperature, top_k, top_p; see
-        `GenerationConfig`): an option left out is the model's own (`self.generation`, from its folder).
+        Sampling (schedule, window, frame_window, cfg_scale, later_cfg_scale, temperature, top_k, top_p; see
+        `GenerationConfig`): an option left out is the model's own (`self.generation`, from its folder);
+        cfg_scale alone sets the guidance of every code.
         seed: an integer in [0, 2**32) (as the command line takes), or None for a random video.
         Every argument is checked before any work: a bad one is a ValueError naming it, its value and what
         is allowed (an image or video file: read it with vidgpt.samples.load_first_frames).
         """
         s = self.settings(schedule=schedule, window=window, frame_window=frame_window, cfg_scale=cfg_scale,
-                          temperature=temperature, top_k=top_k, top_p=top_p)  # checked here
-        schedule, window, frame_window = s.schedule, s.window, s.frame_window
-        cfg_scale, temperature, top_k, top_p = s.cfg_scale, s.temperature, s.top_k, s.top_p
+                          later_cfg_scale=later_cfg_scale, temperature=temperature, top_k=top_k, top_p=top_p)
+        schedule, window, frame_window = s.schedule, s.window, s.frame_window  # checked above
         prompts = check_prompts("prompts", prompts)
         ident = self.gpt.config.tokenizer or {}
         trained = ident.get("frames")
@@ -310,8 +310,8 @@ class VideoGenerator:
         generator = None if seed is None else torch.Generator(device=device).manual_seed(seed)
         options = dict(
             prompt_ids=self.gpt.encode_prompts(prompts),
-            null_prompt_ids=self.gpt.null_prompts(1) if cfg_scale != 1.0 else None,
-            cfg_scale=cfg_scale, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator,
+            null_prompt_ids=self.gpt.null_prompts(1) if s.guided else None, cfg_scale=s.cfg_scale,
+            later_cfg_scale=s.later_cfg_scale, temperature=s.temperature, top_k=s.top_k, top_p=s.top_p, generator=generator,
             replace_standins=self.replace_standins, threads=threads,
         )
         cuts: set[int] = set()  # the latent frames where a changed prompt took over, filled as they are made

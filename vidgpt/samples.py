@@ -43,6 +43,7 @@ class SampleOptions:
     window: int = MODEL
     frame_window: int | None = MODEL
     cfg_scale: float = MODEL
+    later_cfg_scale: float | None = MODEL
     temperature: float = MODEL
     top_k: int | None = MODEL
     top_p: float | None = MODEL
@@ -51,7 +52,7 @@ class SampleOptions:
 
     def generate_kwargs(self) -> dict[str, Any]:
         return dict(frames=self.frames, schedule=self.schedule, window=self.window, frame_window=self.frame_window,
-                    cfg_scale=self.cfg_scale, temperature=self.temperature,
+                    cfg_scale=self.cfg_scale, later_cfg_scale=self.later_cfg_scale, temperature=self.temperature,
                     top_k=self.top_k, top_p=self.top_p, changes=self.changes or None)
 
 

@@ -18,12 +18,12 @@ def test_ship_copies_what_generation_needs_and_writes_a_card(tmp_path, tiny_mode
     report = {"splits": {"test-iid": {"videos": 4, "accuracy": {"all": 0.25, "shape": 0.5, "colour": 1.0,
                                                                 "size": 0.75, "direction": 0.5, "speed": None}}},
               "sampling": {"schedule": "diagonal", "window": 1, "frame_window": 4, "cfg_scale": 2.0,
-                           "temperature": 0.25, "top_k": 100, "top_p": None}}  # the model's own (its defaults)
+                           "later_cfg_scale": 1.5, "temperature": 0.25, "top_k": 100, "top_p": None}}  # the model's own (its defaults)
     out = ship_model.ship(run, tmp_path / "shipped", report, note="A test model.")
     assert sorted(p.name for p in out.iterdir()) == ["MODEL_CARD.md", "gpt", "tokenizer"]
     card = (out / "MODEL_CARD.md").read_text()
     assert "| evaluated | test-iid | 4 | 25.0% | 50.0% | 100.0% | 75.0% | 50.0% | n/a |" in card
-    assert "cfg_scale 2.0, temperature 0.25, top_k 100 for every setting." in card
+    assert "cfg_scale 2.0, later_cfg_scale 1.5, temperature 0.25, top_k 100 for every setting." in card
     assert "| sampling | split |" in card
     assert "A test model." in card and "experiment=gpt_shapes" in card
     VideoGenerator.from_pretrained(out)  # loads as a matched pair
@@ -42,8 +42,8 @@ def test_ship_refuses_a_folder_that_is_no_model_and_one_over_budget(tmp_path, ti
 
 
 def test_ship_refuses_figures_of_other_settings_than_the_model_ships_with(tmp_path, tiny_model_dir):
-    own = {"schedule": "diagonal", "window": 1, "frame_window": 4, "cfg_scale": 2.0, "temperature": 0.25,
-           "top_k": 100, "top_p": None}
+    own = {"schedule": "diagonal", "window": 1, "frame_window": 4, "cfg_scale": 2.0, "later_cfg_scale": 1.5,
+           "temperature": 0.25, "top_k": 100, "top_p": None}
     group = {"splits": {"test-iid": {"videos": 1, "accuracy": {"all": 1.0}}}}
     with pytest.raises(ValueError, match=r"sampled with \{'cfg_scale': 3.0\}, the model's settings are \{'cfg_scale': 2.0\}"):
         # a report written before the rename keeps the settings under "decoding": still read

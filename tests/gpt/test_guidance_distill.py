@@ -111,7 +111,7 @@ def test_generation_samples_a_distilled_model_without_guidance(tiny_model_dir):
     assert torch.equal(gen.generate("a red circle", decode=False, **kw).codes,
                        gen.generate("a red circle", cfg_scale=GUIDANCE, decode=False, **kw).codes)
     gen.gpt.config.distilled_cfg_scale = 3.0
-    gen.gpt.generation = GenerationConfig(cfg_scale=1.0)  # what distillation records
+    gen.gpt.generation = GenerationConfig().merged(cfg_scale=1.0)  # what distillation records
     assert gen.generation.cfg_scale == 1.0
     calls = []
     original = gen.forward.__class__.__call__

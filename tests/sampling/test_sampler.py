@@ -273,6 +273,47 @@ def test_cfg_scale_one_equals_no_guidance_and_guidance_mixes_logits(model):
     assert torch.equal(first, (u + 4.0 * (c - u)).argmax(-1))
 
 
+def test_later_cfg_scale_guides_only_the_codes_after_the_first_latent_frame(model):
+    prompt, null = _prompts(model), model.null_prompts(1)
+    raster = raster_schedule(*GRID)
+    split = sample_codes(model, prompt, raster, null_prompt_ids=null, cfg_scale=4.0, later_cfg_scale=1.0, temperature=0)
+    flat = sample_codes(model, prompt, raster, null_prompt_ids=null, cfg_scale=4.0, temperature=0)
+    assert torch.equal(split[:, 0], flat[:, 0]) and not torch.equal(split, flat)
+    # scale 1 after the first frame is the unguided model continuing that frame, to the bit
+    assert torch.equal(split, sample_codes(model, prompt, raster, known=split[:, :1], temperature=0))
+    same = sample_codes(model, prompt, raster, null_prompt_ids=null, cfg_scale=4.0, later_cfg_scale=4.0, temperature=0)
+    assert torch.equal(same, flat)
+
+
+def test_a_diagonal_step_across_two_frames_guides_each_code_with_its_own_scale():
+    from vidgpt.sampler.loop import _Tensors
+    from vidgpt.sampler.plan import build_plan
+
+    t, h, w = GRID
+    plan = build_plan(diagonal_schedule(*GRID, window=1, frame_window=1), GRID, 4)
+    scales = _Tensors.scales(plan, h * w, 2.0, 1.5, torch.device("cpu"))
+    mixed = [(step, s) for step, s in zip(plan, scales) if isinstance(s, torch.Tensor)]
+    assert mixed  # frame 1 starts before frame 0 ends
+    for step, s in mixed:
+        assert s.tolist() == [[2.0 if p < h * w else 1.5] for p in step.produce]
+    for step, s in zip(plan, scales):
+        if step.produce and not isinstance(s, torch.Tensor):
+            assert s == (2.0 if step.produce[0] < h * w else 1.5)
+
+
+def test_cfg_scale_given_alone_sets_the_guidance_of_every_code():
+    own = GenerationConfig(cfg_scale=2.0, later_cfg_scale=1.5)
+    assert own.guidance_after_first == 1.5 and own.guided
+    assert own.merged(cfg_scale=3.0).guidance_after_first == 3.0
+    assert not own.merged(cfg_scale=1.0).guided  # guidance off: one pass per step
+    assert own.merged(cfg_scale=1.0, later_cfg_scale=1.5).guided
+    assert own.merged(temperature=0.5).later_cfg_scale == 1.5
+    # settings saved before the later scale existed sample as they did: one scale throughout
+    assert GenerationConfig.from_dict({"cfg_scale": 3.0}).guidance_after_first == 3.0
+    with pytest.raises(ValueError, match="later_cfg_scale=nan: must be a finite number"):
+        GenerationConfig(later_cfg_scale=float("nan"))
+
+
 def test_known_prefix_is_kept_for_every_schedule(model):
     prompt = _prompts(model)
     known = torch.randint(0, K, (2, 1, *GRID[1:]), generator=torch.Generator().manual_seed(4))

@@ -265,6 +265,8 @@ SAMPLING = {
     "window": OrModel(Number(int, minimum=1)),
     "frame_window": OrModel(Number(int, minimum=1, optional=True)),
     "cfg_scale": OrModel(Number(float, minimum=0, note="1: no guidance; model: the model's own")),
+    "later_cfg_scale": OrModel(Number(float, minimum=0, optional=True,
+                                      note="null: cfg_scale throughout; model: the model's own")),
     "temperature": OrModel(Number(float, minimum=0, note="0: greedy")),
     "top_k": OrModel(Number(int, minimum=1, optional=True)),
     "top_p": OrModel(Number(float, above=0, maximum=1, optional=True)),

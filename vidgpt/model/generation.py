@@ -35,7 +35,7 @@ class _ModelDefault:
 MODEL: Any = _ModelDefault()
 
 
-def check_sampling(temperature: Any, top_k: Any, top_p: Any, cfg_scale: Any = 1.0) -> None:
+def check_sampling(temperature: Any, top_k: Any, top_p: Any, cfg_scale: Any = 1.0, later_cfg_scale: Any = None) -> None:
     """ValueError naming the first bad sampling setting (NaN and infinity included: they sample noise)."""
     def number(name: str, value: Any, low: float, high: float, optional: bool = False) -> None:
         if value is None and optional:
@@ -49,6 +49,7 @@ def check_sampling(temperature: Any, top_k: Any, top_p: Any, cfg_scale: Any = 1.
 
     number("temperature", temperature, 0.0, math.inf)
     number("cfg_scale", cfg_scale, 0.0, math.inf)
+    number("later_cfg_scale", later_cfg_scale, 0.0, math.inf, optional=True)
     number("top_p", top_p, 0.0, 1.0, optional=True)
     check_int("top_k", top_k, minimum=1, optional=True)
 
@@ -57,7 +58,9 @@ def check_sampling(temperature: Any, top_k: Any, top_p: Any, cfg_scale: Any = 1.
 class GenerationConfig:
     """How to sample a model. The defaults are measured on the shipped Shapes model, on clean videos
     (docs/clean_videos.md, docs/sampling.md): diagonal sampling with frame window 4 at a fraction of raster's
-    steps; guidance 2 and temperature 0.25 give the most clean videos (0.4 and 1.0 draw more glitches)."""
+    steps; guidance 2 on the first latent frame and 1.5 after it, temperature 0.25, give the most clean videos
+    (guidance 2 throughout draws more objects that swell or shrink, 1.5 throughout more wrong colours;
+    temperature 0.4 and 1.0 more glitches of every kind)."""
 
     schedule: str = "diagonal"  # raster | diagonal
     window: int = 1  # diagonal: row r+1 starts once row r has this many tokens (1: anti-diagonals)
@@ -65,6 +68,9 @@ class GenerationConfig:
     # the code grid's width or more: once the previous frame is complete)
     frame_window: int | None = 4
     cfg_scale: float = 2.0  # classifier-free guidance; 1 = off (one pass per step instead of two)
+    # guidance for the codes after the first latent frame, once the picture is set (None: cfg_scale throughout);
+    # the first latent frame is drawn at cfg_scale, and an image-to-video or a continuation draws only later codes
+    later_cfg_scale: float | None = 1.5
     temperature: float = 0.25  # 0 = greedy
     top_k: int | None = 100  # None = off
     top_p: float | None = None  # None = off
@@ -74,12 +80,26 @@ class GenerationConfig:
             raise refuse("schedule", self.schedule, f"choose one of {', '.join(SCHEDULES)}")
         for name, optional in (("window", False), ("frame_window", True)):  # a numpy int is kept as an int
             object.__setattr__(self, name, check_int(name, getattr(self, name), minimum=1, optional=optional))
-        check_sampling(self.temperature, self.top_k, self.top_p, self.cfg_scale)
+        check_sampling(self.temperature, self.top_k, self.top_p, self.cfg_scale, self.later_cfg_scale)
         object.__setattr__(self, "top_k", check_int("top_k", self.top_k, minimum=1, optional=True))
 
+    @property
+    def guidance_after_first(self) -> float:
+        """The guidance scale of the codes after the first latent frame."""
+        return self.cfg_scale if self.later_cfg_scale is None else self.later_cfg_scale
+
+    @property
+    def guided(self) -> bool:
+        """Whether any code is drawn with guidance (then each step runs the null prompts too)."""
+        return self.cfg_scale != 1.0 or self.guidance_after_first != 1.0
+
     def merged(self, **given: Any) -> "GenerationConfig":
-        """These settings with those ``given`` that are not `MODEL`."""
-        return dataclasses.replace(self, **{k: v for k, v in given.items() if v is not MODEL})
+        """These settings with those ``given`` that are not `MODEL`. A ``cfg_scale`` given without a
+        ``later_cfg_scale`` sets the guidance of every code: `cfg_scale=1` turns guidance off."""
+        given = {k: v for k, v in given.items() if v is not MODEL}
+        if "cfg_scale" in given:
+            given.setdefault("later_cfg_scale", None)
+        return dataclasses.replace(self, **given)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -106,7 +126,7 @@ class GenerationConfig:
         """`<folder>/generation.json`; without one, the defaults (guidance 1 for a ``distilled`` model)."""
         path = Path(folder) / GENERATION_FILE
         if not path.is_file():
-            return cls(cfg_scale=1.0) if distilled else cls()
+            return cls().merged(cfg_scale=1.0) if distilled else cls()
         try:
             d = json.loads(path.read_text())
         except json.JSONDecodeError as e:
@@ -120,11 +140,11 @@ WHOLE_FRAMES = 1 << 16  # a frame window wider than any code grid: each frame wa
 
 
 def _current(d: dict[str, Any]) -> dict[str, Any]:
-    """Settings saved before `frame_overlap` folded into `frame_window` (false meant whole frames in turn)."""
-    if "frame_overlap" not in d:
-        return d
+    """Settings saved by earlier releases, read as they sampled: before `frame_overlap` folded into
+    `frame_window` (false meant whole frames in turn), and before `later_cfg_scale` (one scale throughout)."""
     d = dict(d)
-    if d.pop("frame_overlap") is False:
+    d.setdefault("later_cfg_scale", None)
+    if d.pop("frame_overlap", None) is False:
         d["frame_window"] = WHOLE_FRAMES
     return d
 

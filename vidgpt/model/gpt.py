@@ -48,8 +48,8 @@ class VidGPT(nn.Module):
                  llama: LlamaForCausalLM | None = None, generation: GenerationConfig | None = None) -> None:
         super().__init__()
         # how to sample it (generation.json): saved and loaded with the weights, kept through fine-tuning
-        self.generation = generation if generation is not None else GenerationConfig(
-            cfg_scale=1.0 if config.distilled_cfg_scale is not None else GenerationConfig.cfg_scale)
+        self.generation = generation if generation is not None else (
+            GenerationConfig().merged(cfg_scale=1.0) if config.distilled_cfg_scale is not None else GenerationConfig())
         if prompt_vocab is not None and prompt_vocab.vocab_size != config.text_vocab_size:
             raise ValueError(
                 f"prompt vocabulary has {prompt_vocab.vocab_size} ids but config.text_vocab_size is "

@@ -1,7 +1,9 @@
 """The one sampling loop, for every schedule: run a plan's steps over a static KV cache and sample.
 
 Classifier-free guidance doubles the batch: rows [0, B) carry the prompts, rows [B, 2B) the null
-(all-PAD) prompts; both halves are fed the same sampled codes.
+(all-PAD) prompts; both halves are fed the same sampled codes. The first latent frame's codes are guided
+with `cfg_scale`, the later ones with `later_cfg_scale` (a step of the diagonal schedule that draws codes
+of both takes each code's own scale).
 """
 
 from __future__ import annotations
@@ -47,6 +49,20 @@ class _Tensors:
         self.produce = self._flat([[prompt_length + 1 + p for p in s.produce] for s in plan], device)
 
     @staticmethod
+    def scales(plan: list[Step], first_frame: int, first: float, later: float,
+               device: torch.device) -> list[float | torch.Tensor]:
+        """Each step's guidance scale: a number, or (m, 1) per code where a step draws codes of the first
+        latent frame (positions below `first_frame`) and later ones."""
+        out: list[float | torch.Tensor] = []
+        for step in plan:
+            in_first = [p < first_frame for p in step.produce]
+            if all(in_first) or not any(in_first):
+                out.append(first if all(in_first) else later)
+            else:
+                out.append(torch.tensor([first if f else later for f in in_first], device=device).view(-1, 1))
+        return out
+
+    @staticmethod
     def _flat(lists: list[list[int]], device: torch.device) -> list[torch.Tensor]:
         flat = torch.tensor([v for xs in lists for v in xs], dtype=torch.long, device=device)
         ends = list(accumulate(len(xs) for xs in lists))
@@ -55,8 +71,8 @@ class _Tensors:
 
 def _run(gpt: VidGPT, prompt_ids: torch.Tensor, schedule: Sequence[Sequence[int]], *,
          known: torch.Tensor | None = None, null_prompt_ids: torch.Tensor | None = None,
-         cfg_scale: float = 1.0, temperature: float = 1.0, top_k: int | None = None,
-         top_p: float | None = None, generator: torch.Generator | None = None,
+         cfg_scale: float = 1.0, later_cfg_scale: float | None = None, temperature: float = 1.0,
+         top_k: int | None = None, top_p: float | None = None, generator: torch.Generator | None = None,
          replace_standins: bool = True, latent_frames: int | None = None,
          forward: StaticForward | None = None, threads: int | None = None,
          ) -> Iterator[tuple[list[int], torch.Tensor, torch.Tensor]]:
@@ -68,7 +84,7 @@ def _run(gpt: VidGPT, prompt_ids: torch.Tensor, schedule: Sequence[Sequence[int]
     latent_frames = t if latent_frames is None else latent_frames
     if not 1 <= latent_frames <= t:
         raise ValueError(f"latent_frames must lie in [1, {t}] (the trained grid), got {latent_frames}")
-    check_sampling(temperature, top_k, top_p, cfg_scale)
+    check_sampling(temperature, top_k, top_p, cfg_scale, later_cfg_scale)
     if threads is not None and threads < 1:
         raise ValueError(f"threads must be >= 1 or None (automatic), got {threads}")
     prompt_ids = gpt.check_prompts(prompt_ids.to(device))
@@ -97,6 +113,8 @@ def _run(gpt: VidGPT, prompt_ids: torch.Tensor, schedule: Sequence[Sequence[int]
         cache = forward.new_cache(seq.shape[0])
         tracker = MaskTracker(seq_len, device)
         steps = _Tensors(plan, L, device)  # all steps' tensors up front: per step only tensor ops remain
+        scales = _Tensors.scales(plan, h * w, cfg_scale, cfg_scale if later_cfg_scale is None else later_cfg_scale,
+                                 device) if guided else []
     offset = torch.tensor(cfg.code_offset, device=device)  # a Python scalar operand costs more than the add
     unseen: list[torch.Tensor] = []  # newly visible slots not yet marked: only masked steps need them
     for j, step in enumerate(plan):
@@ -122,7 +140,7 @@ def _run(gpt: VidGPT, prompt_ids: torch.Tensor, schedule: Sequence[Sequence[int]
             if step.produce:
                 if guided:
                     # in float32: a half-precision model's logits would lose bits to the scaled difference
-                    logits = guide(logits[:batch].float(), logits[batch:].float(), cfg_scale)
+                    logits = guide(logits[:batch].float(), logits[batch:].float(), scales[j])
                 codes = sample(logits, temperature, top_k, top_p, generator)
                 ids = codes + offset
                 seq.index_copy_(1, steps.produce[j], ids if copies == 1 else ids.repeat(copies, 1))
@@ -134,8 +152,8 @@ def _run(gpt: VidGPT, prompt_ids: torch.Tensor, schedule: Sequence[Sequence[int]
 
 def sample_steps(gpt: VidGPT, prompt_ids: torch.Tensor, schedule: Sequence[Sequence[int]], *,
                  known: torch.Tensor | None = None, null_prompt_ids: torch.Tensor | None = None,
-                 cfg_scale: float = 1.0, temperature: float = 1.0, top_k: int | None = None,
-                 top_p: float | None = None, generator: torch.Generator | None = None,
+                 cfg_scale: float = 1.0, later_cfg_scale: float | None = None, temperature: float = 1.0,
+                 top_k: int | None = None, top_p: float | None = None, generator: torch.Generator | None = None,
                  replace_standins: bool = True, latent_frames: int | None = None,
                  forward: StaticForward | None = None,
                  threads: int | None = None) -> Iterator[tuple[list[int], torch.Tensor]]:
@@ -143,12 +161,14 @@ def sample_steps(gpt: VidGPT, prompt_ids: torch.Tensor, schedule: Sequence[Seque
 
     prompt_ids (B, L); `schedule` covers the (latent_frames, h, w) grid (latent_frames defaults to the
     trained t); `known`: given leading codes (image / continuation), kept as they are;
-    `null_prompt_ids` (B or 1, L): enables classifier-free guidance with `cfg_scale`.
+    `null_prompt_ids` (B or 1, L): enables classifier-free guidance with `cfg_scale` (the first latent
+    frame's codes) and `later_cfg_scale` (the later codes; None: `cfg_scale`).
     `threads`: torch CPU threads while a step runs (None: chosen by timing steps, see threads.py);
     the caller's setting is restored before each yield.
     """
     for positions, codes, _ in _run(gpt, prompt_ids, schedule, known=known, null_prompt_ids=null_prompt_ids,
-                                    cfg_scale=cfg_scale, temperature=temperature, top_k=top_k, top_p=top_p,
+                                    cfg_scale=cfg_scale, later_cfg_scale=later_cfg_scale, temperature=temperature,
+                                    top_k=top_k, top_p=top_p,
                                     generator=generator, replace_standins=replace_standins,
                                     latent_frames=latent_frames, forward=forward, threads=threads):
         yield positions, codes

@@ -25,7 +25,6 @@ the base frozen; on switch clips this is what generation uses from a prompt chan
 from __future__ import annotations
 
 import copy
-import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -124,7 +123,7 @@ class GPTModule(L.LightningModule):
             # a registered, frozen copy: in the checkpoint (resume keeps the teacher), not in the optimizer
             self.teacher = copy.deepcopy(model).requires_grad_(False).eval()
             model.config.distilled_cfg_scale = float(distill_cfg_scale)
-            model.generation = dataclasses.replace(model.generation, cfg_scale=1.0)  # guided already: one pass
+            model.generation = model.generation.merged(cfg_scale=1.0)  # guided already: one pass
         if tokenizer is not None:
             check_trained_on(model, tokenizer)
             tokenizer.requires_grad_(False).eval()
