@@ -36,6 +36,7 @@ from vidtok.shapes.report import to_jsonable
 
 SWEEPS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "sampling": [("default", {}), ("raster", {"schedule": "raster"}),
+                 ("first frame w=1", {"first_window": None}), ("first frame raster", {"first_window": WHOLE_FRAMES}),
                  ("w=1 whole frames", {"frame_window": WHOLE_FRAMES}), ("w=1 full overlap", {"frame_window": None})],
     "guidance": [(f"cfg {s:g}", {"cfg_scale": s}) for s in (1.0, 1.5, 2.0, 3.0, 5.0)],
     # cfg_scale on the first latent frame, later_cfg_scale after it

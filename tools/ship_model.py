@@ -105,10 +105,11 @@ def check_report(report: dict, generation: dict) -> None:
         if differ:
             raise ValueError(f"the report's {label!r} was sampled with {differ}, the model's settings are "
                              f"{ {k: generation.get(k) for k in differ} }: evaluate the model with its own settings")
-    own = ("schedule", "window", "frame_window") if generation["schedule"] == "diagonal" else ("schedule",)
-    if not any(all(sampling_of(r).get(k) == generation[k] for k in own) for r in results.values()):
+    diagonal = generation["schedule"] == "diagonal"
+    own = ("schedule", "window", "frame_window", "first_window") if diagonal else ("schedule",)
+    if not any(all(sampling_of(r).get(k) == generation.get(k) for k in own) for r in results.values()):
         raise ValueError(f"the report has no result sampled with the model's own {', '.join(own)} "
-                         f"({', '.join(f'{k} {generation[k]}' for k in own)})")
+                         f"({', '.join(f'{k} {generation.get(k)}' for k in own)})")
 
 
 def switch_figures(table: dict) -> str:

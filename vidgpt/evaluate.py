@@ -21,7 +21,8 @@ EVAL_SPLITS = ("test-iid", "test-comp-shape-colour", "test-comp-colour-direction
 
 def sampling_label(options: dict[str, Any]) -> str:
     """A sampling setting's name in tables and reports: "raster", "diagonal w=1", "diagonal w=1 fw=4"
-    (frame_window 4), "diagonal w=1 whole frames" (frame_window of the grid's width or more), ..."""
+    (frame_window 4), "diagonal w=1 fw=4 first w=8" (first_window 8), "diagonal w=1 whole frames"
+    (frame_window of the grid's width or more), ..."""
     if options["schedule"] == "raster":
         return "raster"
     window, frame_window = options.get("window", 1), options.get("frame_window")
@@ -30,6 +31,9 @@ def sampling_label(options: dict[str, Any]) -> str:
         name += " whole frames"
     elif frame_window is not None and frame_window != window:
         name += f" fw={frame_window}"
+    first = options.get("first_window")
+    if first is not None and first != window:
+        name += f" first w={first}"
     if not options.get("replace_standins", True):
         name += " keep-standins"
     return name

@@ -241,7 +241,7 @@ class VideoGenerator:
 
     # ------------------------------------------------------------------ generation
     def generate(self, prompts: str | Sequence[str], frames: int | None = None, schedule: str = MODEL,
-                 window: int = MODEL, frame_window: int | None = MODEL,
+                 window: int = MODEL, frame_window: int | None = MODEL, first_window: int | None = MODEL,
                  cfg_scale: float = MODEL, later_cfg_scale: float | None = MODEL, temperature: float = MODEL,
                  top_k: int | None = MODEL, top_p: float | None = MODEL, seed: int | None = None,
                  image: Any = None, video: Any = None, changes: Mapping[int, str | Sequence[str]] | None = None,
@@ -258,15 +258,16 @@ class VideoGenerator:
         stream: a `GenerationStream` of LatentFrame, each yielded as soon as complete, whose
         `change_prompt` steers the rest of the video. decode=False skips the tokenizer decoder (codes only). threads: torch CPU threads
         for the GPT steps (None: automatic, see vidgpt/sampler/threads.py).
-        Sampling (schedule, window, frame_window, cfg_scale, later_cfg_scale, temperature, top_k, top_p; see
+        Sampling (schedule, window, frame_window, first_window, cfg_scale, later_cfg_scale, temperature, top_k, top_p; see
         `GenerationConfig`): an option left out is the model's own (`self.generation`, from its folder);
         cfg_scale alone sets the guidance of every code.
         seed: an integer in [0, 2**32) (as the command line takes), or None for a random video.
         Every argument is checked before any work: a bad one is a ValueError naming it, its value and what
         is allowed (an image or video file: read it with vidgpt.samples.load_first_frames).
         """
-        s = self.settings(schedule=schedule, window=window, frame_window=frame_window, cfg_scale=cfg_scale,
-                          later_cfg_scale=later_cfg_scale, temperature=temperature, top_k=top_k, top_p=top_p)
+        s = self.settings(schedule=schedule, window=window, frame_window=frame_window, first_window=first_window,
+                          cfg_scale=cfg_scale, later_cfg_scale=later_cfg_scale, temperature=temperature, top_k=top_k,
+                          top_p=top_p)
         schedule, window, frame_window = s.schedule, s.window, s.frame_window  # checked above
         prompts = check_prompts("prompts", prompts)
         ident = self.gpt.config.tokenizer or {}
@@ -303,7 +304,8 @@ class VideoGenerator:
         self._check_given(given, size, frames, counts)
         latent_changes = {counts.index(f): self._prompt_ids(f"changes[{f!r}]", p, batch) for f, p in
                           self._check_changes(changes, counts, 0 if given is None else given.shape[1]).items()}
-        schedule_for = partial(make_schedule, schedule, window=window, frame_window=frame_window)
+        schedule_for = partial(make_schedule, schedule, window=window, frame_window=frame_window,
+                               first_window=s.first_window)
         schedule_for(1, h, w)  # a bad option fails here, before any work
         known = self._encode_given(given)
         device = self.gpt.device

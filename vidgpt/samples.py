@@ -42,6 +42,7 @@ class SampleOptions:
     schedule: str = MODEL
     window: int = MODEL
     frame_window: int | None = MODEL
+    first_window: int | None = MODEL
     cfg_scale: float = MODEL
     later_cfg_scale: float | None = MODEL
     temperature: float = MODEL
@@ -52,6 +53,7 @@ class SampleOptions:
 
     def generate_kwargs(self) -> dict[str, Any]:
         return dict(frames=self.frames, schedule=self.schedule, window=self.window, frame_window=self.frame_window,
+                    first_window=self.first_window,
                     cfg_scale=self.cfg_scale, later_cfg_scale=self.later_cfg_scale, temperature=self.temperature,
                     top_k=self.top_k, top_p=self.top_p, changes=self.changes or None)
 

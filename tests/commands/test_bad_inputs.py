@@ -256,6 +256,7 @@ CASES: list[tuple[str, Callable[[Ctx], Any], Any, str]] = [
      "error: {tmp}/model/tokenizer/model.safetensors is not a readable safetensors file"),
     ("cli NaN guidance", lambda c: c.gen("cfg_scale=nan"), CLI, "error: cfg_scale=nan: must be a finite number"),
     ("cli infinite guidance", lambda c: c.gen("cfg_scale=inf"), CLI, "error: cfg_scale=inf: must be a finite number"),
+    ("cli zero first window", lambda c: c.gen("first_window=0"), CLI, "error: first_window=0: must be >= 1"),
     ("cli NaN later guidance", lambda c: c.gen("later_cfg_scale=nan"), CLI,
      "error: later_cfg_scale=nan: must be a finite number"),
     ("cli negative later guidance", lambda c: c.gen("later_cfg_scale=-2"), CLI,

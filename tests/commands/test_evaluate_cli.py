@@ -31,7 +31,8 @@ def test_evaluate_model_writes_report_and_compares_schedules(tiny_model_dir, tmp
     assert diagonal in markdown and "## Tokenizer reconstructions" in markdown
     # the report says how its videos were sampled: a figure without its temperature is not reproducible
     assert report["compare"][diagonal]["sampling"] == {
-        "schedule": "diagonal", "window": own.window, "frame_window": own.frame_window, "cfg_scale": own.cfg_scale,
+        "schedule": "diagonal", "window": own.window, "frame_window": own.frame_window,
+        "first_window": own.first_window, "cfg_scale": own.cfg_scale,
         "later_cfg_scale": own.later_cfg_scale, "temperature": own.temperature,
         "top_k": own.top_k, "top_p": None, "frames": None, "seed": cfg.seed,
         "dtype": "float32"}

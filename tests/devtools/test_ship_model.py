@@ -48,7 +48,7 @@ def test_ship_refuses_figures_of_other_settings_than_the_model_ships_with(tmp_pa
     with pytest.raises(ValueError, match=r"sampled with \{'cfg_scale': 3.0\}, the model's settings are \{'cfg_scale': 2.0\}"):
         # a report written before the rename keeps the settings under "decoding": still read
         ship_model.ship(tiny_model_dir, tmp_path / "a", {**group, "decoding": {**own, "cfg_scale": 3.0}})
-    with pytest.raises(ValueError, match="no result sampled with the model's own schedule, window, frame_window"):
+    with pytest.raises(ValueError, match="no result sampled with the model's own schedule, window, frame_window, first_window"):
         ship_model.ship(tiny_model_dir, tmp_path / "b", {"compare": {"raster": {**group, "sampling": {
             **own, "schedule": "raster"}}}})
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

@@ -310,6 +310,7 @@ def test_cfg_scale_given_alone_sets_the_guidance_of_every_code():
     assert own.merged(temperature=0.5).later_cfg_scale == 1.5
     # settings saved before the later scale existed sample as they did: one scale throughout
     assert GenerationConfig.from_dict({"cfg_scale": 3.0}).guidance_after_first == 3.0
+    assert GenerationConfig.from_dict({"window": 2}).first_window is None  # and one window throughout
     with pytest.raises(ValueError, match="later_cfg_scale=nan: must be a finite number"):
         GenerationConfig(later_cfg_scale=float("nan"))
 
@@ -510,6 +511,17 @@ def test_half_precision_generation(tiny_model_dir):
     assert torch.equal(b.codes.flatten(1)[:, :4], a.codes.flatten(1)[:, :4])
     with pytest.raises(ValueError, match="choose one of float32, bfloat16, float16"):
         VideoGenerator.from_pretrained(tiny_model_dir, dtype="float8")
+
+
+def test_first_window_reaches_generate_and_raster_orders_the_first_frame(generator):
+    _, h, w = generator.gpt.config.grid
+    kw = dict(seed=4, temperature=0.8, decode=False)
+    raster = generator.generate("a small red circle moves up quickly", schedule="raster", **kw).codes
+    first = generator.generate("a small red circle moves up quickly", schedule="diagonal", window=1,
+                               first_window=w, **kw).codes
+    plain = generator.generate("a small red circle moves up quickly", schedule="diagonal", window=1, **kw).codes
+    assert torch.equal(first[:, 0], raster[:, 0])  # the same steps and draws in the first latent frame
+    assert not torch.equal(plain[:, 0], raster[:, 0])
 
 
 def test_longer_than_trained_uses_a_sliding_window(generator):

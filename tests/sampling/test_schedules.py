@@ -51,6 +51,28 @@ def test_frame_window_starts_the_next_frame_once_the_last_row_has_that_many_toke
     assert k[h * w + w] == k[h * w] + 1  # inside a frame rows still follow `window`
 
 
+@pytest.mark.parametrize("grid", [(1, 3, 4), (2, 3, 4), (5, 8, 8)])
+@pytest.mark.parametrize("first_window", [1, 2, 8, 100])
+def test_first_window_draws_the_first_frame_alone_and_the_rest_as_before(grid, first_window):
+    t, h, w = grid
+    window, frame_window = 1, 4
+    sched = diagonal_schedule(t, h, w, window, frame_window, first_window)
+    assert _positions(sched) == list(range(t * h * w))
+    first, fw = min(first_window, w), min(frame_window, w)
+    steps_before = (h - 1) * (first - window)  # the first frame's rows start that much later in all
+    assert len(sched) == len(diagonal_schedule(t, h, w, window, frame_window)) + steps_before
+    k = step_of(sched, t * h * w)
+    assert [k[r * w] for r in range(h)] == [r * first for r in range(h)]  # the first frame's rows
+    if first >= w:  # raster order inside the first frame
+        assert sched[:(h - 1) * w + fw] == [[i] for i in range((h - 1) * w + fw)]
+    if t > 1:  # the later frames: the same steps as without first_window, shifted
+        plain = step_of(diagonal_schedule(t, h, w, window, frame_window), t * h * w)
+        assert all(k[p] - plain[p] == steps_before for p in range(h * w, t * h * w))
+    assert diagonal_schedule(t, h, w, window, frame_window, window) == diagonal_schedule(t, h, w, window, frame_window)
+    with pytest.raises(ValueError, match="first_window must be >= 1"):
+        diagonal_schedule(t, h, w, window, frame_window, 0)
+
+
 def test_raster_and_full_window_diagonal_are_one_token_per_step_in_order():
     assert raster_schedule(2, 2, 3) == [[i] for i in range(12)]
     for frame_window in (None, 3, 99):  # the window (= the width), the width, wider

@@ -264,6 +264,7 @@ SAMPLING = {
     "schedule": OrModel(Choice(("raster", "diagonal"))),
     "window": OrModel(Number(int, minimum=1)),
     "frame_window": OrModel(Number(int, minimum=1, optional=True)),
+    "first_window": OrModel(Number(int, minimum=1, optional=True)),
     "cfg_scale": OrModel(Number(float, minimum=0, note="1: no guidance; model: the model's own")),
     "later_cfg_scale": OrModel(Number(float, minimum=0, optional=True,
                                       note="null: cfg_scale throughout; model: the model's own")),

@@ -58,7 +58,9 @@ def check_sampling(temperature: Any, top_k: Any, top_p: Any, cfg_scale: Any = 1.
 class GenerationConfig:
     """How to sample a model. The defaults are measured on the shipped Shapes model, on clean videos
     (docs/clean_videos.md, docs/sampling.md): diagonal sampling with frame window 4 at a fraction of raster's
-    steps; guidance 2 on the first latent frame and 1.5 after it, temperature 0.25, give the most clean videos
+    steps (the shipped model's own file also draws its first latent frame in raster order, `first_window` 8:
+    the diagonal's glitches were mostly there, docs/sampling.md); guidance 2 on the first latent frame and 1.5
+    after it, temperature 0.25, give the most clean videos
     (guidance 2 throughout draws more objects that swell or shrink, 1.5 throughout more wrong colours;
     temperature 0.4 and 1.0 more glitches of every kind)."""
 
@@ -67,6 +69,9 @@ class GenerationConfig:
     # diagonal: a frame starts once the previous frame's last row has this many tokens (None: the window;
     # the code grid's width or more: once the previous frame is complete)
     frame_window: int | None = 4
+    # diagonal: the window inside the first latent frame, where the picture is set (None: the window; the code
+    # grid's width or more: raster order there)
+    first_window: int | None = None
     cfg_scale: float = 2.0  # classifier-free guidance; 1 = off (one pass per step instead of two)
     # guidance for the codes after the first latent frame, once the picture is set (None: cfg_scale throughout);
     # the first latent frame is drawn at cfg_scale, and an image-to-video or a continuation draws only later codes
@@ -78,7 +83,7 @@ class GenerationConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.schedule, str) or self.schedule not in SCHEDULES:
             raise refuse("schedule", self.schedule, f"choose one of {', '.join(SCHEDULES)}")
-        for name, optional in (("window", False), ("frame_window", True)):  # a numpy int is kept as an int
+        for name, optional in (("window", False), ("frame_window", True), ("first_window", True)):  # a numpy int is kept as an int
             object.__setattr__(self, name, check_int(name, getattr(self, name), minimum=1, optional=optional))
         check_sampling(self.temperature, self.top_k, self.top_p, self.cfg_scale, self.later_cfg_scale)
         object.__setattr__(self, "top_k", check_int("top_k", self.top_k, minimum=1, optional=True))
@@ -141,9 +146,11 @@ WHOLE_FRAMES = 1 << 16  # a frame window wider than any code grid: each frame wa
 
 def _current(d: dict[str, Any]) -> dict[str, Any]:
     """Settings saved by earlier releases, read as they sampled: before `frame_overlap` folded into
-    `frame_window` (false meant whole frames in turn), and before `later_cfg_scale` (one scale throughout)."""
+    `frame_window` (false meant whole frames in turn), and before `later_cfg_scale` (one scale throughout) and
+    `first_window` (the window throughout)."""
     d = dict(d)
     d.setdefault("later_cfg_scale", None)
+    d.setdefault("first_window", None)
     if d.pop("frame_overlap", None) is False:
         d["frame_window"] = WHOLE_FRAMES
     return d

@@ -24,7 +24,8 @@ def raster_schedule(t: int, h: int, w: int) -> Schedule:
     return [[i] for i in range(t * h * w)]
 
 
-def diagonal_schedule(t: int, h: int, w: int, window: int = 1, frame_window: int | None = None) -> Schedule:
+def diagonal_schedule(t: int, h: int, w: int, window: int = 1, frame_window: int | None = None,
+                      first_window: int | None = None) -> Schedule:
     """Row r+1 starts once row r has `window` tokens; each row then advances one token per step.
 
     window=1 gives anti-diagonals, window >= w gives raster order. A frame's first row starts once the
@@ -32,30 +33,37 @@ def diagonal_schedule(t: int, h: int, w: int, window: int = 1, frame_window: int
     across frames as if the video were one tall image; `w` or more waits for the whole previous frame. A
     larger frame_window lets the next frame's first rows see more of the previous frame, for a few more
     steps: (t - 1) * ((h - 1) * window + frame_window) + (h - 1) * window + w (window, frame_window <= w).
+    `first_window` is the window inside the first frame (None: `window`; `w` or more: raster order there),
+    where the picture is set: a larger one costs (h - 1) * (first_window - window) more steps.
     """
     _check_grid(t, h, w)
     if window < 1:
         raise ValueError(f"window must be >= 1, got {window}")
     if frame_window is not None and frame_window < 1:
         raise ValueError(f"frame_window must be >= 1 (or None: the window), got {frame_window}")
+    if first_window is not None and first_window < 1:
+        raise ValueError(f"first_window must be >= 1 (or None: the window), got {first_window}")
     window = min(window, w)
+    first = window if first_window is None else min(first_window, w)
     lag = min(window if frame_window is None else frame_window, w)
     frame_steps = (h - 1) * window + lag  # from a frame's first step to the next frame's
     steps: dict[int, list[int]] = {}
     for f in range(t):
+        frame_start = 0 if f == 0 else (h - 1) * first + lag + (f - 1) * frame_steps
         for r in range(h):
-            start = f * frame_steps + r * window
+            start = frame_start + r * (first if f == 0 else window)
             for c in range(w):
                 steps.setdefault(start + c, []).append((f * h + r) * w + c)
     return [sorted(steps[k]) for k in sorted(steps)]
 
 
-def make_schedule(name: str, t: int, h: int, w: int, window: int = 1, frame_window: int | None = None) -> Schedule:
+def make_schedule(name: str, t: int, h: int, w: int, window: int = 1, frame_window: int | None = None,
+                  first_window: int | None = None) -> Schedule:
     """Schedule by name: "raster" or "diagonal"."""
     if name == "raster":
         return raster_schedule(t, h, w)
     if name == "diagonal":
-        return diagonal_schedule(t, h, w, window, frame_window)
+        return diagonal_schedule(t, h, w, window, frame_window, first_window)
     raise ValueError(f"unknown schedule {name!r}; choose 'raster' or 'diagonal'")
 
 

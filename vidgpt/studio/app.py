@@ -44,10 +44,11 @@ def build_app(generator: Any, out_dir: str | Path | None = None) -> gr.Blocks:
         folder = Path(tempfile.mkdtemp(dir=out_root))
         return Session(generator, folder)
 
-    def generate(session: Session, prompt: str, schedule: str, window: int, frame_window: int, cfg_scale: float,
-                 later_cfg_scale: float, temperature: float, top_k: int, seed: int, frames: int, continuous: bool,
+    def generate(session: Session, prompt: str, schedule: str, window: int, frame_window: int, first_window: int,
+                 cfg_scale: float, later_cfg_scale: float, temperature: float, top_k: int, seed: int, frames: int, continuous: bool,
                  image: Any):
         sampling = dict(schedule=schedule, window=int(window), frame_window=int(frame_window) or None,
+                        first_window=int(first_window) or None,
                         cfg_scale=float(cfg_scale), later_cfg_scale=float(later_cfg_scale),
                         temperature=float(temperature), top_k=int(top_k) or None)
         try:
@@ -88,6 +89,8 @@ def build_app(generator: Any, out_dir: str | Path | None = None) -> gr.Blocks:
                     window = gr.Slider(1, 8, value=own.window, step=1, label="Window (diagonal)")
                     frame_window = gr.Slider(0, 16, value=own.frame_window or 0, step=1,
                                              label="Frame window (0: the window; the grid width or more: whole frames)")
+                    first_window = gr.Slider(0, 16, value=own.first_window or 0, step=1,
+                                             label="First-frame window (0: the window; the grid width or more: raster)")
                     cfg_scale = gr.Slider(1.0, 5.0, value=own.cfg_scale, step=0.25,
                                           label="Guidance, first latent frame (1: off)")
                     later_cfg_scale = gr.Slider(1.0, 5.0, value=own.guidance_after_first, step=0.25,
@@ -103,8 +106,8 @@ def build_app(generator: Any, out_dir: str | Path | None = None) -> gr.Blocks:
                                   buttons=["download", "fullscreen"])  # no share-to-hub button
                 readout = gr.Markdown()
                 files = gr.File(label="Finished video (mp4, gif)", file_count="multiple", interactive=False)
-        inputs = [session, prompt, schedule, window, frame_window, cfg_scale, later_cfg_scale, temperature, top_k,
-                  seed, frames, continuous, image]
+        inputs = [session, prompt, schedule, window, frame_window, first_window, cfg_scale, later_cfg_scale,
+                  temperature, top_k, seed, frames, continuous, image]
         go.click(generate, inputs, [screen, readout, files], concurrency_limit=1, concurrency_id="model")
         prompt.submit(generate, inputs, [screen, readout, files], concurrency_limit=1, concurrency_id="model")
         # steering and stopping must not wait in the generation's queue
