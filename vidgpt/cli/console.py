@@ -4,12 +4,26 @@
 from __future__ import annotations
 
 import importlib
+import os
+import signal
 import sys
 
 
+def _interrupted_while_loading(signum: int, frame: object) -> None:
+    # a library's bare `except:` around an optional import would swallow a KeyboardInterrupt raised there, and
+    # the command would run on; while loading, nothing has started: no file to finish, no state to save
+    print("interrupted", file=sys.stderr, flush=True)
+    os._exit(130)
+
+
 def _launch(module: str) -> None:
+    previous = signal.signal(signal.SIGINT, _interrupted_while_loading)
     try:
-        status = importlib.import_module(module).main()  # Hydra commands return None, argparse ones a status
+        command = importlib.import_module(module)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    try:
+        status = command.main()  # Hydra commands return None, argparse ones a status
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
