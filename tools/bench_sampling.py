@@ -27,7 +27,9 @@ _DEFAULT = GenerationConfig()  # a model's default sampling
 # diagonal settings timed against raster: windows 1/2/4 with full frame overlap (frame window = the window)
 # and with whole frames in turn, then the default
 DIAGONALS = tuple({"window": w, "frame_window": fw} for fw in (None, WHOLE_FRAMES) for w in (1, 2, 4)) + (
-    {"window": _DEFAULT.window, "frame_window": _DEFAULT.frame_window},)
+    {"window": _DEFAULT.window, "frame_window": _DEFAULT.frame_window},
+    # the shipped model's own: the first latent frame in raster order
+    {"window": _DEFAULT.window, "frame_window": _DEFAULT.frame_window, "first_window": WHOLE_FRAMES})
 
 
 def demo_model(grid: tuple[int, int, int], codebook_size: int = 1000) -> VidGPT:

@@ -32,7 +32,9 @@ def sampling_label(options: dict[str, Any]) -> str:
     elif frame_window is not None and frame_window != window:
         name += f" fw={frame_window}"
     first = options.get("first_window")
-    if first is not None and first != window:
+    if first is not None and first >= WHOLE_FRAMES:
+        name += " first raster"
+    elif first is not None and first != window:
         name += f" first w={first}"
     if not options.get("replace_standins", True):
         name += " keep-standins"
