@@ -42,7 +42,8 @@ SWEEPS: dict[str, list[tuple[str, dict[str, Any]]]] = {
     # cfg_scale on the first latent frame, later_cfg_scale after it
     "guidance-later": [(f"cfg {a:g} then {b:g}", {"cfg_scale": a, "later_cfg_scale": b})
                        for a, b in ((2.0, 2.0), (1.5, 1.5), (2.0, 1.25), (2.0, 1.5), (2.0, 1.75), (2.5, 1.5))],
-    "guidance-later-raster": [(f"raster cfg {a:g} then {b:g}", {"schedule": "raster", "cfg_scale": a, "later_cfg_scale": b})
+    "guidance-later-raster": [(f"raster cfg {a:g} then {b:g}",
+                               {"schedule": "raster", "cfg_scale": a, "later_cfg_scale": b})
                               for a, b in ((2.0, 2.0), (1.5, 1.5), (2.0, 1.5))],
     "guidance-raster": [(f"raster cfg {s:g}", {"schedule": "raster", "cfg_scale": s}) for s in (1.0, 2.0, 3.0)],
     "temperature": [(f"temperature {t:g}", {"temperature": t}) for t in (0.1, 0.25, 0.4, 0.7, 1.0)],

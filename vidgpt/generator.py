@@ -258,8 +258,8 @@ class VideoGenerator:
         stream: a `GenerationStream` of LatentFrame, each yielded as soon as complete, whose
         `change_prompt` steers the rest of the video. decode=False skips the tokenizer decoder (codes only). threads: torch CPU threads
         for the GPT steps (None: automatic, see vidgpt/sampler/threads.py).
-        Sampling (schedule, window, frame_window, first_window, cfg_scale, later_cfg_scale, temperature, top_k, top_p; see
-        `GenerationConfig`): an option left out is the model's own (`self.generation`, from its folder);
+        Sampling (schedule, window, frame_window, first_window, cfg_scale, later_cfg_scale, temperature, top_k,
+        top_p; see `GenerationConfig`): an option left out is the model's own (`self.generation`, from its folder);
         cfg_scale alone sets the guidance of every code.
         seed: an integer in [0, 2**32) (as the command line takes), or None for a random video.
         Every argument is checked before any work: a bad one is a ValueError naming it, its value and what
@@ -313,7 +313,8 @@ class VideoGenerator:
         options = dict(
             prompt_ids=self.gpt.encode_prompts(prompts),
             null_prompt_ids=self.gpt.null_prompts(1) if s.guided else None, cfg_scale=s.cfg_scale,
-            later_cfg_scale=s.later_cfg_scale, temperature=s.temperature, top_k=s.top_k, top_p=s.top_p, generator=generator,
+            later_cfg_scale=s.later_cfg_scale, temperature=s.temperature, top_k=s.top_k, top_p=s.top_p,
+            generator=generator,
             replace_standins=self.replace_standins, threads=threads,
         )
         cuts: set[int] = set()  # the latent frames where a changed prompt took over, filled as they are made

@@ -35,7 +35,8 @@ class _ModelDefault:
 MODEL: Any = _ModelDefault()
 
 
-def check_sampling(temperature: Any, top_k: Any, top_p: Any, cfg_scale: Any = 1.0, later_cfg_scale: Any = None) -> None:
+def check_sampling(temperature: Any, top_k: Any, top_p: Any, cfg_scale: Any = 1.0,
+                   later_cfg_scale: Any = None) -> None:
     """ValueError naming the first bad sampling setting (NaN and infinity included: they sample noise)."""
     def number(name: str, value: Any, low: float, high: float, optional: bool = False) -> None:
         if value is None and optional:
@@ -58,11 +59,10 @@ def check_sampling(temperature: Any, top_k: Any, top_p: Any, cfg_scale: Any = 1.
 class GenerationConfig:
     """How to sample a model. The defaults are measured on the shipped Shapes model, on clean videos
     (docs/clean_videos.md, docs/sampling.md): diagonal sampling with frame window 4 at a fraction of raster's
-    steps (the shipped model's own file also draws its first latent frame in raster order, `first_window` 8:
-    the diagonal's glitches were mostly there, docs/sampling.md); guidance 2 on the first latent frame and 1.5
-    after it, temperature 0.25, give the most clean videos
-    (guidance 2 throughout draws more objects that swell or shrink, 1.5 throughout more wrong colours;
-    temperature 0.4 and 1.0 more glitches of every kind)."""
+    steps; guidance 2 on the first latent frame and 1.5 after it (2 throughout draws more objects that swell
+    or shrink, 1.5 throughout more wrong colours); temperature 0.25. The shipped model's own file also sets
+    `first_window` 8 (its first latent frame in raster order); the default leaves it off, since its cost
+    grows with the grid."""
 
     schedule: str = "diagonal"  # raster | diagonal
     window: int = 1  # diagonal: row r+1 starts once row r has this many tokens (1: anti-diagonals)
@@ -83,7 +83,8 @@ class GenerationConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.schedule, str) or self.schedule not in SCHEDULES:
             raise refuse("schedule", self.schedule, f"choose one of {', '.join(SCHEDULES)}")
-        for name, optional in (("window", False), ("frame_window", True), ("first_window", True)):  # a numpy int is kept as an int
+        # a numpy int is kept as an int
+        for name, optional in (("window", False), ("frame_window", True), ("first_window", True)):
             object.__setattr__(self, name, check_int(name, getattr(self, name), minimum=1, optional=optional))
         check_sampling(self.temperature, self.top_k, self.top_p, self.cfg_scale, self.later_cfg_scale)
         object.__setattr__(self, "top_k", check_int("top_k", self.top_k, minimum=1, optional=True))
